@@ -1,0 +1,367 @@
+"""Typed configuration, grouped by concern, loaded from YAML with ``key=value`` overrides.
+
+Nothing past the entry point takes a raw dict: jobs and the CLI call :func:`load_config` and pass
+the sections on. Unknown keys fail with the closest valid name, so a typo never goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from finelabel.errors import ConfigError
+
+LANGUAGES = ("en", "zh")
+IMAGE_SOURCES = ("features", "images")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _check_choice(value: str, choices: tuple[str, ...], name: str) -> None:
+    _check(value in choices, f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+@dataclass
+class SyntheticConfig:
+    """The built-in generated dataset (same layout as English Wikipedia)."""
+
+    categories: int = 5
+    train_per_category: int = 60
+    test_per_category: int = 20
+    image_size: int = 32
+    feature_dim: int = 128
+    #: 0 = each text draws only from its category's topic words; 1 = only from shared words.
+    noise: float = 0.55
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.categories >= 2, "synthetic.categories must be >= 2")
+        _check(self.train_per_category >= 2, "synthetic.train_per_category must be >= 2")
+        _check(self.test_per_category >= 1, "synthetic.test_per_category must be >= 1")
+        _check(0.0 <= self.noise < 1.0, "synthetic.noise must be in [0, 1)")
+
+
+@dataclass
+class DataConfig:
+    """Where the pairs come from and how the validation split is carved."""
+
+    #: ``synthetic`` generates a dataset under the output folder; ``wikipedia`` reads ``root``.
+    dataset: str = "synthetic"
+    #: Dataset root holding ``layout_dir`` and the feature files (``--root`` overrides it).
+    root: str | None = None
+    layout_dir: str = "wikipedia_dataset"
+    lang: str = "en"
+    #: ``features``: rows of a matrix that follow the list order; ``images``: JPEGs through VGG-19.
+    image_source: str = "features"
+    features_file: str = "features/raw_features.mat"
+    train_features_key: str = "I_tr"
+    test_features_key: str = "I_te"
+    val_fraction: float = 0.1
+    seed: int = 0
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    def __post_init__(self) -> None:
+        _check_choice(self.dataset, ("synthetic", "wikipedia"), "data.dataset")
+        _check_choice(self.lang, LANGUAGES, "data.lang")
+        _check_choice(self.image_source, IMAGE_SOURCES, "data.image_source")
+        _check(0.0 < self.val_fraction < 0.5, "data.val_fraction must be in (0, 0.5)")
+        _check(self.dataset == "synthetic" or bool(self.root),
+               "data.root is required for data.dataset=wikipedia (pass --root DIR)")
+
+    def layout_path(self, root: str | Path) -> Path:
+        return Path(root) / self.layout_dir
+
+
+@dataclass
+class ImageConfig:
+    """Image features extracted from JPEGs (used when ``data.image_source=images``)."""
+
+    backbone: str = "vgg19"
+    #: ``imagenet`` (torchvision's weights API, or its cache), ``none`` (random), or a local file.
+    weights: str = "imagenet"
+    image_size: int = 224
+    batch_size: int = 16
+    min_actors: int = 1
+    max_actors: int = 2
+
+    def __post_init__(self) -> None:
+        _check(self.image_size >= 32, "image.image_size must be >= 32")
+        _check(1 <= self.min_actors <= self.max_actors, "image: need 1 <= min_actors <= max_actors")
+
+
+@dataclass
+class TextConfig:
+    """Tokenising and the vocabulary."""
+
+    #: ``builtin`` or a path to a stop-word file (one word a line).
+    stopwords: str = "builtin"
+    #: Keep words whose training-corpus frequency is above this.
+    min_freq: int = 8
+    lemmatize: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.min_freq >= 0, "text.min_freq must be >= 0")
+
+
+@dataclass
+class GraphConfig:
+    """The word graph: word vectors and the symmetric k-NN graph over them."""
+
+    k: int = 8
+    #: ``word2vec`` (trained on the training corpus) or a word2vec/GloVe text file.
+    vectors: str = "word2vec"
+    dim: int = 50
+    window: int = 5
+    epochs: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.k >= 1, "graph.k must be >= 1")
+        _check(self.dim >= 2, "graph.dim must be >= 2")
+
+
+@dataclass
+class ModelConfig:
+    """Text GCN, image encoder and score head."""
+
+    cheb_order: int = 3
+    filters: int = 1
+    embed_dim: int = 1024
+    dropout: float = 0.4
+
+    def __post_init__(self) -> None:
+        _check(self.cheb_order >= 1, "model.cheb_order must be >= 1")
+        _check(self.filters >= 1, "model.filters must be >= 1")
+        _check(self.embed_dim >= 1, "model.embed_dim must be >= 1")
+        _check(0.0 <= self.dropout < 1.0, "model.dropout must be in [0, 1)")
+
+
+@dataclass
+class PairsConfig:
+    """Training pairs, 1:1 positive to negative, seeded."""
+
+    n_pairs: int = 40_000
+    siamese_pairs: int = 40_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.n_pairs >= 2 and self.siamese_pairs >= 2, "pairs: counts must be >= 2")
+
+
+@dataclass
+class LossConfig:
+    """The loss margins that Ray Tune searches (DESIGN.md section 1)."""
+
+    beta: float = 0.3
+    lam: float = 0.35
+    margin: float = 0.8
+    bins: int = 9
+
+    def __post_init__(self) -> None:
+        _check(self.beta >= 0.0, "loss.beta must be >= 0")
+        _check(self.lam >= 0.0, "loss.lam must be >= 0")
+        _check(self.bins >= 1, "loss.bins must be >= 1")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and the Ray Train scale."""
+
+    lr: float = 1e-4
+    lr_decay: float = 0.95
+    batch_size: int = 128
+    epochs: int = 50
+    #: Ray Train workers; 0 runs the loop in the calling process.
+    num_workers: int = 2
+    use_gpu: bool = False
+    seed: int = 0
+    max_failures: int = 2
+
+    def __post_init__(self) -> None:
+        _check(self.lr > 0, "train.lr must be > 0")
+        _check(0 < self.lr_decay <= 1, "train.lr_decay must be in (0, 1]")
+        _check(self.batch_size >= 2, "train.batch_size must be >= 2")
+        _check(self.epochs >= 1, "train.epochs must be >= 1")
+        _check(self.num_workers >= 0, "train.num_workers must be >= 0")
+
+
+def _siamese_defaults() -> TrainConfig:
+    return TrainConfig(epochs=10)
+
+
+@dataclass
+class LabelConfig:
+    """The actor pool that scores every training pair with the siamese net."""
+
+    min_actors: int = 1
+    max_actors: int = 2
+    batch_size: int = 8192
+    num_cpus_per_actor: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.min_actors <= self.max_actors, "label: need 1 <= min_actors <= max_actors")
+        _check(self.batch_size >= 1, "label.batch_size must be >= 1")
+
+
+@dataclass
+class EvalConfig:
+    """Both evaluation protocols of DESIGN.md."""
+
+    top_k: int = 100
+    chunk_size: int = 1024
+
+    def __post_init__(self) -> None:
+        _check(self.top_k >= 1, "eval.top_k must be >= 1")
+
+
+@dataclass
+class TrackingConfig:
+    """MLflow: ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``."""
+
+    tracking_uri: str | None = None
+    experiment_name: str = "finelabel"
+
+
+@dataclass
+class Config:
+    """Everything one pipeline run needs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    siamese: TrainConfig = field(default_factory=_siamese_defaults)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    label: LabelConfig = field(default_factory=LabelConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def flat(self) -> dict[str, Any]:
+        """``{"loss.beta": 0.3, ...}``: every leaf under its dotted name."""
+        return _flatten(self.to_dict())
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check a YAML scalar against a field's annotation (ints pass as floats)."""
+    text = str(annotation)
+    if value is None:
+        _check("None" in text, f"{where}: must not be null")
+        return None
+    if annotation is bool or text == "bool":
+        _check(isinstance(value, bool), f"{where}: expected true/false, got {value!r}")
+    elif annotation is int:
+        _check(isinstance(value, int) and not isinstance(value, bool),
+               f"{where}: expected an integer, got {value!r}")
+    elif annotation is float:
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool),
+               f"{where}: expected a number, got {value!r}")
+        return float(value)
+    elif annotation is str or text.startswith("str"):
+        _check(isinstance(value, (str, int, float)) and not isinstance(value, bool),
+               f"{where}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def build(cls: type, data: dict[str, Any] | None, where: str = "config") -> Any:
+    """Build dataclass ``cls`` from a nested dict; unknown keys fail with a suggestion."""
+    data = dict(data or {})
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in hints:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            tip = f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(names)})"
+            raise ConfigError(f"{where}: unknown key {key!r}{tip}")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            _check(isinstance(value, dict) or value is None,
+                   f"{where}.{key}: expected a mapping, got {value!r}")
+            kwargs[key] = build(hint, value, f"{where}.{key}")
+        else:
+            kwargs[key] = _coerce(value, hint, f"{where}.{key}")
+    if cls is Config and "siamese" not in kwargs:
+        kwargs["siamese"] = _siamese_defaults()
+    try:
+        return cls(**kwargs)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.epochs=3"`` -> (["train", "epochs"], 3); the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    _check(bool(sep) and bool(key.strip()), f"--set expects key=value, got {text!r}")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def apply_overrides(tree: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set each ``a.b.c=value`` in the nested dict ``tree`` (in place) and return it."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = tree
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            _check(isinstance(child, dict), f"--set {text}: {part!r} is not a section")
+            node = child
+        node[path[-1]] = value
+    return tree
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    _check(isinstance(tree, dict), f"{path}: the top level must be a mapping of sections")
+    return tree
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    root: str | None = None,
+) -> Config:
+    """Read ``path`` (or the defaults), apply ``--set`` overrides and ``--root``, validate."""
+    tree = read_yaml(path) if path else {}
+    apply_overrides(tree, list(overrides))
+    if root:
+        tree.setdefault("data", {})["root"] = root
+    try:
+        return build(Config, tree)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}" if path else str(error)) from None
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
