@@ -1,0 +1,49 @@
+"""Shared fixtures. Each block says which tests it serves; keep blocks name-spaced."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from finelabel.config import SyntheticConfig
+from finelabel.data.synthetic import write_synthetic_dataset
+
+# --- datasets: English Wikipedia and the built-in synthetic one (layout, texts, features) ---
+
+#: A few pairs per category: small enough to write per test and damage freely.
+TINY_SYNTHETIC = SyntheticConfig(categories=3, train_per_category=4, test_per_category=2,
+                                 image_size=32, feature_dim=16, seed=7)
+
+
+@pytest.fixture(scope="session")
+def wikipedia_en_root() -> Path:
+    """English Wikipedia (read-only); the test is skipped when it is absent."""
+    default = Path(__file__).resolve().parents[2] / "shared/datasets/wikipedia_en"
+    root = Path(os.environ.get("FINELABEL_WIKIPEDIA_EN", default))
+    if not (root / "wikipedia_dataset" / "categories.list").is_file():
+        pytest.skip(f"English Wikipedia not found at {root} (set FINELABEL_WIKIPEDIA_EN)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def synthetic_en_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Default-size English synthetic dataset with images and features; do not modify it."""
+    root = tmp_path_factory.mktemp("synthetic_en")
+    write_synthetic_dataset(root, SyntheticConfig(), lang="en")
+    return root
+
+
+@pytest.fixture(scope="session")
+def synthetic_zh_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Default-size Chinese synthetic dataset (``.txt`` texts); do not modify it."""
+    root = tmp_path_factory.mktemp("synthetic_zh")
+    write_synthetic_dataset(root, SyntheticConfig(), lang="zh")
+    return root
+
+
+@pytest.fixture()
+def tiny_layout(tmp_path: Path) -> Path:
+    """A fresh tiny English layout folder (texts, images, features) that a test may damage."""
+    return write_synthetic_dataset(tmp_path / "tiny", TINY_SYNTHETIC, lang="en")
