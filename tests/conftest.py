@@ -47,3 +47,42 @@ def synthetic_zh_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_layout(tmp_path: Path) -> Path:
     """A fresh tiny English layout folder (texts, images, features) that a test may damage."""
     return write_synthetic_dataset(tmp_path / "tiny", TINY_SYNTHETIC, lang="en")
+
+
+# --- Ray: one local instance per test session (starting Ray costs seconds) ---
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray shared by every test that needs one; shut down by this fixture alone."""
+    import logging
+
+    import ray
+
+    os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+    # Four logical CPUs on two cores: two Train workers plus Ray Data tasks never starve.
+    ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING)
+    yield ray
+    ray.shutdown()
+
+
+# --- prepared datasets, made once per session through the real prepare stage ---
+
+
+def prepare_into(out: Path, overrides: list[str], *, on_error: str = "fail") -> dict:
+    from finelabel.config import load_config
+    from finelabel.stages.prepare import prepare
+
+    return prepare(load_config(None, overrides), out, on_error=on_error)
+
+
+SMALL_SYNTHETIC = ["data.dataset=synthetic", "data.synthetic.train_per_category=40",
+                   "data.synthetic.test_per_category=12", "text.min_freq=2", "graph.dim=16"]
+
+
+@pytest.fixture(scope="session")
+def prepared_synthetic(ray_local, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small prepared English synthetic dataset (features from the matrix); read-only."""
+    out = tmp_path_factory.mktemp("prepared_synthetic")
+    prepare_into(out, SMALL_SYNTHETIC)
+    return out

@@ -1,0 +1,48 @@
+"""Join the Ray cluster a job was submitted to, or start a local Ray on the spot.
+
+Called by entry points only: importing finelabel never starts Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
+
+def configure_progress() -> None:
+    """Show Ray Data progress bars on a terminal, keep them out of job logs."""
+    from ray.data import DataContext
+
+    DataContext.get_current().enable_progress_bars = sys.stderr.isatty() and not os.environ.get(
+        "RAY_DATA_DISABLE_PROGRESS_BARS"
+    )
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset plans drown the output
+
+
+@contextmanager
+def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[bool]:
+    """Connect to ``address`` or ``RAY_ADDRESS``, else start a local Ray; yield whether we did.
+
+    A Ray that was already initialised (a test session, a Tune trial) is reused and left running.
+    What this function started, it shuts down.
+    """
+    import ray
+
+    if ray.is_initialized():
+        configure_progress()
+        yield False
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    kwargs = {"address": address} if address else {"num_cpus": num_cpus}
+    ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)
+    log.info("ray: %s", "joined " + address if address else "started a local instance")
+    configure_progress()
+    try:
+        yield True
+    finally:
+        ray.shutdown()

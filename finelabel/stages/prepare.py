@@ -1,0 +1,266 @@
+"""The prepare stage: a dataset in the Wikipedia layout -> Parquet items, word graph, manifest.
+
+Runs on Ray Data: texts are read and tokenised by Ray tasks, JPEG features by an actor pool (one
+VGG-19 load per actor, GPU where present). The driver holds only small columns: it applies the
+error policy, carves the validation split, builds the vocabulary and the word graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from finelabel import __version__
+from finelabel.config import Config, save_config
+from finelabel.data.feature_matrix import check_rows, load_feature_matrix
+from finelabel.data.layout import count_data_lines, image_file, list_file, read_layout
+from finelabel.data.manifest import hash_inputs, write_manifest
+from finelabel.data.records import PairRecord
+from finelabel.data.splits import carve_validation
+from finelabel.data.text_batches import items_batch, tokenize_batch
+from finelabel.data.tokenize import get_tokenizer
+from finelabel.data.vocabulary import Vocabulary
+from finelabel.data.word_graph import graph_stats, knn_graph, save_graph
+from finelabel.data.word_vectors import make_word_vectors
+from finelabel.errors import DataError, ErrorPolicy
+
+log = logging.getLogger(__name__)
+
+ITEMS_DIR = "items"
+GRAPH_FILE = "graph.npz"
+VOCAB_FILE = "vocab.tsv"
+CONFIG_FILE = "config.yaml"
+
+
+@dataclass
+class SourceData:
+    """What was read in the driver: categories, kept records and the input files."""
+
+    root: Path
+    layout_dir: Path
+    categories: list[str]
+    records: list[PairRecord]
+    inputs: list[Path]
+
+
+def dataset_root(config: Config, out_dir: Path) -> Path:
+    """The dataset root; the synthetic dataset is generated under the output folder."""
+    if config.data.dataset == "synthetic":
+        from finelabel.data.synthetic import write_synthetic_dataset
+
+        root = out_dir / "source"
+        write_synthetic_dataset(root, config.data.synthetic, lang=config.data.lang,
+                                images=config.data.image_source == "images", features=True)
+        return root
+    return Path(config.data.root).expanduser()
+
+
+def read_source(config: Config, out_dir: Path, policy: ErrorPolicy) -> SourceData:
+    root = dataset_root(config, out_dir)
+    layout_dir = config.data.layout_path(root)
+    if not layout_dir.is_dir():
+        raise DataError("dataset folder not found", path=layout_dir, record_level=False,
+                        hint="pass the dataset root with --root (it holds "
+                             f"{config.data.layout_dir}/ and features/)")
+    categories, records = read_layout(layout_dir, policy)
+    lists = [list_file(layout_dir, split) for split in ("train", "test")]
+    inputs = [layout_dir / "categories.list", *lists]
+    return SourceData(root, layout_dir, categories, records, inputs)
+
+
+def matrix_features(config: Config, source: SourceData) -> np.ndarray:
+    """(len(records), D) rows of the feature matrices, checked against the list files."""
+    path = source.root / config.data.features_file
+    keys = {"train": config.data.train_features_key, "test": config.data.test_features_key}
+    matrices = {}
+    for split, key in keys.items():
+        matrix = load_feature_matrix(path, key)
+        check_rows(matrix, count_data_lines(list_file(source.layout_dir, split)), path, key)
+        matrices[split] = matrix
+    source.inputs.append(path)
+    return np.stack([matrices[r.split][r.row] for r in source.records]).astype(np.float32)
+
+
+def records_table(source: SourceData, features: np.ndarray | None) -> pa.Table:
+    """One row per record, with its record id ``rid`` and, if known, its image feature."""
+    frame = pd.DataFrame({
+        "rid": np.arange(len(source.records), dtype=np.int64),
+        "text_id": [r.text_id for r in source.records],
+        "image_id": [r.image_id for r in source.records],
+        "label": np.array([r.label for r in source.records], dtype=np.int32),
+        "split": [r.split for r in source.records],
+        "image_path": [""] * len(source.records),
+    })
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if features is not None:
+        offsets = pa.array(np.arange(0, features.size + 1, features.shape[1], dtype=np.int32))
+        column = pa.ListArray.from_arrays(offsets, pa.array(features.reshape(-1)))  # (n, D)
+        table = table.append_column("image_feature", column)
+    return table
+
+
+def attach_image_paths(source: SourceData, table: pa.Table, policy: ErrorPolicy) -> pa.Table:
+    """Fill ``image_path``; a record whose JPEG is missing goes through the error policy."""
+    paths, found = [], []
+    for record in source.records:
+        try:
+            path = image_file(source.layout_dir, source.categories[record.label], record.image_id)
+        except DataError as error:
+            policy.handle(error)
+            path = None
+        paths.append(str(path) if path else "")
+        found.append(path is not None)
+    index = table.schema.get_field_index("image_path")
+    table = table.set_column(index, "image_path", pa.array(paths))
+    return table.filter(pa.array(found))
+
+
+def extract_image_features(ds, config: Config):
+    """Run VGG-19 fc7 over every JPEG on an actor pool (one model load per actor)."""
+    import ray
+
+    from finelabel.data.image_features import VGGFeatureExtractor
+
+    use_gpu = ray.cluster_resources().get("GPU", 0) > 0
+    features = ds.map_batches(
+        VGGFeatureExtractor,
+        fn_constructor_kwargs={"weights": config.image.weights,
+                               "image_size": config.image.image_size},
+        compute=ray.data.ActorPoolStrategy(min_size=config.image.min_actors,
+                                           max_size=config.image.max_actors),
+        batch_size=config.image.batch_size, num_gpus=1 if use_gpu else 0, batch_format="numpy",
+    )
+    # Keep the first error of a record: text errors come later, image errors are folded in.
+    return features.rename_columns({"error": "image_error", "error_reason": "image_reason"})
+
+
+def apply_policy(status: pd.DataFrame, policy: ErrorPolicy) -> np.ndarray:
+    """Return the sorted record ids that survive; raise or count the damaged ones."""
+    keep = []
+    for row in status.itertuples(index=False):
+        image_error = getattr(row, "image_error", "")
+        if image_error or row.error:
+            reason = getattr(row, "image_reason", "") if image_error else row.reason
+            policy.handle(DataError(image_error or row.error, reason=reason))
+        else:
+            keep.append(row.rid)
+    return np.sort(np.asarray(keep, dtype=np.int64))
+
+
+def assign_items(status: pd.DataFrame, kept: np.ndarray, config: Config) -> dict[int, tuple]:
+    """``{rid: (item_id, split)}``: train items (minus a stratified validation share), then test."""
+    rows = status.set_index("rid").loc[kept]
+    is_train = (rows["split"] == "train").to_numpy()
+    val = carve_validation(rows["label"].to_numpy()[is_train], config.data.val_fraction,
+                           config.data.seed)
+    splits = np.where(is_train, "train", "test").astype(object)
+    splits[np.flatnonzero(is_train)[val]] = "val"
+    return {int(rid): (i, str(split)) for i, (rid, split) in enumerate(zip(kept, splits))}
+
+
+def build_vocabulary(ds, assignment: dict[int, tuple], config: Config) -> tuple[Vocabulary, list]:
+    """Vocabulary from the training items only (validation and test never leak into it)."""
+    train_set = {rid for rid, (_, split) in assignment.items() if split == "train"}
+    frame = ds.select_columns(["rid", "tokens"]).to_pandas()
+    corpus = [list(t) for rid, t in zip(frame["rid"], frame["tokens"]) if int(rid) in train_set]
+    return Vocabulary.from_corpus(corpus, config.text.min_freq), corpus
+
+
+def word_graph(vocab: Vocabulary, corpus: list, config: Config, inputs: list[Path]):
+    """Word vectors (trained or read) and the symmetric k-NN graph over them."""
+    vectors, missing = make_word_vectors(corpus, vocab, config.graph)
+    if config.graph.vectors != "word2vec":
+        inputs.append(Path(config.graph.vectors))
+    return knn_graph(vectors, k=config.graph.k), missing
+
+
+def write_items(ds, assignment: dict, vocab: Vocabulary, out_dir: Path) -> None:
+    """Write the item shards to a temporary folder first, so a failure loses nothing old."""
+    items = ds.map_batches(items_batch, batch_format="pandas",
+                              fn_kwargs={"vocab_index": vocab.word_to_index,
+                                         "assignment": assignment})
+    tmp = out_dir / (ITEMS_DIR + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    items.write_parquet(str(tmp), min_rows_per_file=4096)
+    final = out_dir / ITEMS_DIR
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.replace(final)
+
+
+def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> dict[str, Any]:
+    """Prepare ``config``'s dataset into ``out_dir``; return the manifest."""
+    import ray
+
+    started = time.perf_counter()
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    policy = ErrorPolicy(on_error)
+    source = read_source(config, out, policy)
+    from_matrix = config.data.image_source == "features"
+    table = records_table(source, matrix_features(config, source) if from_matrix else None)
+    if not from_matrix:
+        table = attach_image_paths(source, table, policy)
+    ds = ray.data.from_arrow(table)
+    if not from_matrix:
+        ds = extract_image_features(ds, config)
+    tokenizer = get_tokenizer(config.data.lang, stopwords=config.text.stopwords,
+                              lemmatize=config.text.lemmatize)
+    ds = ds.map_batches(tokenize_batch, batch_format="pandas",
+                        fn_kwargs={"tokenizer": tokenizer,
+                                   "layout_dir": str(source.layout_dir)}).materialize()
+    status_columns = ["rid", "label", "split", "error", "reason", "text_path", "image_path"]
+    status_columns += [] if from_matrix else ["image_error", "image_reason"]
+    status = ds.select_columns(status_columns).to_pandas().sort_values("rid")
+    kept = apply_policy(status, policy)
+    if len(kept) == 0:
+        raise DataError("no usable pairs left", path=source.layout_dir, record_level=False)
+    assignment = assign_items(status, kept, config)
+    vocab, corpus = build_vocabulary(ds, assignment, config)
+    edge_index, missing_vectors = word_graph(vocab, corpus, config, source.inputs)
+    write_items(ds, assignment, vocab, out)
+    save_graph(out / GRAPH_FILE, edge_index, len(vocab))
+    vocab.save(out / VOCAB_FILE)
+    save_config(config, out / CONFIG_FILE)
+    kept_rows = status.set_index("rid").loc[kept]
+    source.inputs += [Path(p) for p in kept_rows["text_path"] if p]
+    source.inputs += [Path(p) for p in kept_rows["image_path"] if p]
+    manifest = {
+        "finelabel_version": __version__,
+        "dataset": config.data.dataset,
+        "lang": config.data.lang,
+        "root": str(source.root.resolve()),
+        "counts": _split_counts(assignment),
+        "categories": source.categories,
+        "vocab_size": len(vocab),
+        "image_dim": _image_dim(ds),
+        "image_source": config.data.image_source,
+        "graph": graph_stats(edge_index, len(vocab)),
+        "missing_word_vectors": missing_vectors,
+        "skipped": policy.summary(),
+        "skipped_examples": dict(policy.examples),
+        "seconds": round(time.perf_counter() - started, 2),
+        "config": config.to_dict(),
+        "inputs": hash_inputs(source.inputs, source.root),
+    }
+    write_manifest(out, manifest)
+    return manifest
+
+
+def _split_counts(assignment: dict[int, tuple]) -> dict[str, int]:
+    counts = {"train": 0, "val": 0, "test": 0}
+    for _, split in assignment.values():
+        counts[split] += 1
+    return counts
+
+
+def _image_dim(ds) -> int:
+    row = ds.select_columns(["image_feature"]).take(1)[0]
+    return int(len(row["image_feature"]))

@@ -1,0 +1,20 @@
+import numpy as np
+
+from finelabel.data.splits import carve_validation
+
+
+def test_validation_is_stratified_and_seeded():
+    labels = np.repeat(np.arange(5), [40, 30, 20, 10, 3])
+    mask = carve_validation(labels, 0.1, seed=3)
+    per_class = [int(mask[labels == c].sum()) for c in range(5)]
+    assert per_class == [4, 3, 2, 1, 1]
+    assert np.array_equal(mask, carve_validation(labels, 0.1, seed=3))
+    assert not np.array_equal(mask, carve_validation(labels, 0.1, seed=4))
+
+
+def test_every_category_keeps_training_items():
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    mask = carve_validation(labels, 0.45, seed=0)
+    for c in range(3):
+        assert (~mask[labels == c]).sum() >= 1
+    assert not mask[labels == 1].any()  # a singleton category stays in training
