@@ -37,15 +37,83 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(args.config, overrides, root=args.root)
 
 
-def cmd_prepare(args: argparse.Namespace) -> int:
+def cmd_stage(args: argparse.Namespace) -> int:
+    """One stage as its own MLflow run."""
     from finelabel.ray_session import ray_session
-    from finelabel.stages.prepare import prepare
+    from finelabel.stages.runner import tracked_stage
 
     config = load(args)
     with ray_session():
-        manifest = prepare(config, args.out, on_error=args.on_error)
-    print_prepare_summary(manifest, args.out)
+        summary = tracked_stage(config, args.out, args.command,
+                                on_error=getattr(args, "on_error", "fail"))
+    if args.command == "prepare":
+        from finelabel.data.manifest import read_manifest
+
+        print_prepare_summary(read_manifest(args.out), args.out)
+    elif args.command == "evaluate":
+        print_results(_read_results(args.out))
+    else:
+        print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from finelabel.ray_session import ray_session
+    from finelabel.stages.runner import run_pipeline
+
+    config = load(args)
+    with ray_session():
+        results = run_pipeline(config, args.out, on_error=args.on_error, run_name=args.run_name)
+    print_results(results)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The whole pipeline on the built-in synthetic data, sized for a few minutes on 2 cores."""
+    path = CONFIG_DIR / "demo.yaml"
+    if not path.is_file():
+        raise FinelabelError(f"{path}: the demo config is missing; run the demo from a source "
+                             "checkout (pip install -e .)")
+    args.config, args.root, args.on_error = str(path), None, "fail"
+    return cmd_pipeline(args)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from finelabel.tracking import compare_runs, resolve_tracking_uri
+
+    rows = compare_runs(resolve_tracking_uri(args.tracking_uri), args.experiment,
+                        args.filter, order_by=(args.order_by,))
+    print_rows(rows)
+    return 0
+
+
+def print_rows(rows: list[dict]) -> None:
+    if not rows:
+        print("no runs")
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(_cell(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(_cell(row[c]).ljust(widths[c]) for c in columns))
+
+
+def _cell(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _read_results(out: str) -> dict:
+    return json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
+
+
+def print_results(results: dict) -> None:
+    from finelabel.stages.evaluate import format_table
+
+    print(format_table(results))
+    mlflow = results.get("mlflow", {})
+    run = mlflow.get("parent_run_id") or mlflow.get("run_id")
+    print(f"MLflow: {mlflow.get('tracking_uri')} run {run}")
+    print(f"  compare runs: mlflow ui --backend-store-uri {mlflow.get('tracking_uri')}")
 
 
 def print_prepare_summary(manifest: dict, out: str) -> None:
@@ -59,16 +127,55 @@ def print_prepare_summary(manifest: dict, out: str) -> None:
         print("skipped: " + json.dumps(manifest["skipped"]))
 
 
+STAGE_HELP = {
+    "prepare": "dataset -> Parquet items, word graph, manifest",
+    "pairs": "sample siamese and training pairs from the training split",
+    "siamese": "train the siamese text-text net (Ray Train, DDP)",
+    "label": "score every training pair with the siamese net; hardness labels",
+    "train": "train the text-image model on labelled pairs (Ray Train, DDP)",
+    "evaluate": "MAP under both protocols, PR curves, results.json",
+}
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: "
+                        "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finelabel", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    prep = sub.add_parser("prepare", help="dataset -> Parquet items, word graph, manifest")
-    _common(prep)
-    prep.add_argument("--on-error", choices=("fail", "skip"), default="fail",
-                      help="stop at the first damaged record (default) or skip and count it")
-    prep.set_defaults(func=cmd_prepare)
+    for stage, text in STAGE_HELP.items():
+        stage_parser = sub.add_parser(stage, help=text)
+        _add_run_flags(stage_parser)
+        if stage == "prepare":
+            _on_error(stage_parser)
+        stage_parser.set_defaults(func=cmd_stage)
+    pipeline = sub.add_parser("pipeline", help="every stage, one parent MLflow run")
+    _add_run_flags(pipeline)
+    _on_error(pipeline)
+    pipeline.add_argument("--run-name", help="the parent run's name (default: the --out name)")
+    pipeline.set_defaults(func=cmd_pipeline)
+    demo = sub.add_parser("demo", help="the pipeline on built-in synthetic data (minutes)")
+    demo.add_argument("--out", default="runs/demo", help="the run folder (default runs/demo)")
+    demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    demo.add_argument("--tracking-uri")
+    demo.add_argument("--run-name")
+    demo.set_defaults(func=cmd_demo)
+    compare = sub.add_parser("compare", help="a table of MLflow runs, best first")
+    compare.add_argument("--tracking-uri")
+    compare.add_argument("--experiment", default="finelabel")
+    compare.add_argument("--filter", default="", help="an MLflow filter, e.g. \"params.beta > 0\"")
+    compare.add_argument("--order-by", default="metrics.test_map_avg DESC")
+    compare.set_defaults(func=cmd_compare)
     return parser
+
+
+def _on_error(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                        help="stop at the first damaged record (default) or skip and count it")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -136,8 +136,11 @@ class ModelConfig:
     filters: int = 1
     embed_dim: int = 1024
     dropout: float = 0.4
+    #: Image-feature input normalisation: ``standardize`` (training statistics), ``l2``, ``none``.
+    image_norm: str = "standardize"
 
     def __post_init__(self) -> None:
+        _check_choice(self.image_norm, ("standardize", "l2", "none"), "model.image_norm")
         _check(self.cheb_order >= 1, "model.cheb_order must be >= 1")
         _check(self.filters >= 1, "model.filters must be >= 1")
         _check(self.embed_dim >= 1, "model.embed_dim must be >= 1")

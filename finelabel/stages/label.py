@@ -1,0 +1,97 @@
+"""The label stage: siamese similarities for every training pair -> fine-grained hardness labels.
+
+Ray Data reads the training pairs; an actor pool (each actor loads the siamese checkpoint once)
+embeds every distinct text once, another scores the pairs from those embeddings. Labels are
+binned per polarity over the whole set and the labelled pairs are written as Parquet once, so
+training never recomputes them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from finelabel.config import Config, LabelConfig
+from finelabel.data.manifest import read_manifest
+from finelabel.labels import HardnessBins, fit_hardness_bins
+from finelabel.stages.pairs import pairs_path, write_pairs
+
+LABELLED_DIR = "labelled"
+
+
+def _pool(cfg: LabelConfig):
+    import ray.data
+
+    return {"compute": ray.data.ActorPoolStrategy(min_size=cfg.min_actors,
+                                                  max_size=cfg.max_actors),
+            "num_cpus": cfg.num_cpus_per_actor, "batch_format": "numpy"}
+
+
+def distinct_texts(path: Path) -> np.ndarray:
+    """Every item whose text a pair needs: its own text and the text of its image."""
+    table = pq.read_table(path, columns=["text_idx", "image_idx"])
+    return np.unique(np.concatenate([column.to_numpy() for column in table.columns]))
+
+
+def embed_texts(ids: np.ndarray, checkpoint: Path, prepared_dir: Path, cfg: LabelConfig,
+                n_items: int) -> np.ndarray:
+    """(n_items, d) siamese embeddings; rows of items no pair uses stay zero."""
+    import ray.data
+
+    from finelabel.siamese_scoring import TextEmbedder
+
+    out = ray.data.from_numpy(ids).rename_columns({"data": "item_id"}).map_batches(
+        TextEmbedder, fn_constructor_kwargs={"checkpoint_dir": str(checkpoint),
+                                             "prepared_dir": str(prepared_dir)},
+        batch_size=256, **_pool(cfg)).to_pandas()
+    matrix = np.stack(out["embedding"].to_numpy())  # (n_ids, d)
+    embeddings = np.zeros((n_items, matrix.shape[1]), dtype=np.float32)
+    embeddings[out["item_id"].to_numpy()] = matrix
+    return embeddings
+
+
+def score_pairs(path: Path, embeddings: np.ndarray, checkpoint: Path, cfg: LabelConfig):
+    """A materialised dataset of the pairs with their ``similarity``."""
+    import ray
+    import ray.data
+
+    from finelabel.siamese_scoring import PairScorer
+
+    return ray.data.read_parquet(str(path)).map_batches(
+        PairScorer, fn_constructor_kwargs={"checkpoint_dir": str(checkpoint),
+                                           "embeddings": ray.put(embeddings)},
+        batch_size=cfg.batch_size, **_pool(cfg)).materialize()
+
+
+def with_hardness(batch: dict[str, np.ndarray], *, bins: HardnessBins) -> dict[str, np.ndarray]:
+    return {**batch, "hardness": bins.labels(batch["similarity"], batch["positive"])}
+
+
+def label_pairs(config: Config, out_dir: str | Path, checkpoint: str | Path) -> dict[str, Any]:
+    """Label ``pairs/train`` with siamese checkpoint ``checkpoint``; write ``pairs/labelled``."""
+    out, started = Path(out_dir), time.perf_counter()
+    source = pairs_path(out, "train")
+    n_items = int(sum(read_manifest(out)["counts"].values()))
+    embeddings = embed_texts(distinct_texts(source), Path(checkpoint), out, config.label,
+                             n_items)
+    scored = score_pairs(source, embeddings, Path(checkpoint), config.label)
+    frame = scored.select_columns(["similarity", "positive"]).to_pandas()
+    bins = fit_hardness_bins(frame["similarity"].to_numpy(), frame["positive"].to_numpy(),
+                             config.loss.bins)
+    labelled = scored.map_batches(with_hardness, fn_kwargs={"bins": bins}, batch_format="numpy")
+    write_pairs(labelled, pairs_path(out, LABELLED_DIR))
+    return summary(frame, bins, time.perf_counter() - started)
+
+
+def summary(frame, bins: HardnessBins, seconds: float) -> dict[str, Any]:
+    positive = frame["positive"].to_numpy()
+    r = frame["similarity"].to_numpy()
+    return {"pairs": len(frame), "seconds": round(seconds, 2),
+            "pairs_per_s": round(len(frame) / seconds, 1),
+            "mean_similarity_positive": float(r[positive].mean()) if positive.any() else None,
+            "mean_similarity_negative": float(r[~positive].mean()) if (~positive).any() else None,
+            "bins": bins.to_dict()}

@@ -1,0 +1,43 @@
+"""What one Ray Train run needs, typed: the payload of the per-worker function.
+
+Ray passes ``train_loop_config`` as a plain dict; :meth:`TrainJob.from_dict` turns it back into
+typed sections at once, so nothing inside the loop reads raw keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from finelabel.config import EvalConfig, LossConfig, ModelConfig, TrainConfig, build
+from finelabel.errors import ConfigError
+
+TASKS = ("siamese", "dual")
+
+
+@dataclass
+class TrainJob:
+    """``siamese``: text-text pairs (beta = 0); ``dual``: labelled text-image pairs."""
+
+    task: str
+    prepared_dir: str
+    #: Where rank 0 keeps the best model by validation MAP (on storage the driver can read).
+    model_dir: str
+    model: ModelConfig
+    loss: LossConfig
+    train: TrainConfig
+    eval: EvalConfig
+    tracking_uri: str | None = None
+    mlflow_run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ConfigError(f"task must be one of {TASKS}, got {self.task!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainJob:
+        return build(cls, data, "train_loop_config")

@@ -1,0 +1,135 @@
+"""The per-worker training function shared by Ray Train (siamese, dual) and every Tune trial.
+
+Each epoch: train on this worker's shard, decay the learning rate, validate on rank 0, keep the
+best model so far in ``job.model_dir``, then report once through :class:`EpochReporter` (Ray on
+every rank, MLflow and the log on rank 0). Ray's checkpoints serve resuming: a restarted worker,
+or a rerun of the same run name, continues after the latest one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from finelabel.data.prepared import PreparedData
+from finelabel.evaluation import siamese_map, split_map
+from finelabel.tracking import MetricsFunnel, MlflowSink, PrintSink, Tracker
+from finelabel.train.checkpoint import build_model, load_state, save_checkpoint, unwrap
+from finelabel.train.job import TrainJob
+from finelabel.train.steps import PairBatch, pair_batch, train_epoch
+
+log = logging.getLogger(__name__)
+
+#: The metric that selects the best checkpoint, per task.
+SCORE_METRIC = {"siamese": "val_map_t2t", "dual": "val_map_avg"}
+
+
+class EpochReporter:
+    """The one funnel for epoch metrics: Ray on every rank; MLflow and the log on rank 0."""
+
+    def __init__(self, job: TrainJob, rank: int) -> None:
+        self.rank = rank
+        self.funnel = MetricsFunnel()
+        if rank == 0:
+            self.funnel.add(PrintSink(prefix=job.task))
+            if job.mlflow_run_id:
+                tracker = Tracker(job.tracking_uri)
+                self.funnel.add(MlflowSink(tracker, job.mlflow_run_id))
+
+    def report(self, metrics: dict[str, float], epoch: int, checkpoint_dir: str | None) -> None:
+        import ray.train
+
+        self.funnel.report(metrics, epoch)
+        checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def validate(model: torch.nn.Module, data: PreparedData, task: str,
+             device: torch.device) -> dict[str, float]:
+    if task == "siamese":
+        return {f"val_map_{k}": v for k, v in siamese_map(model, data, device=device).items()}
+    return {f"val_map_{k}": v for k, v in split_map(model, data, "val", device=device).items()}
+
+
+def batches(shard, data: PreparedData, job: TrainJob, world_size: int,
+            epoch: int) -> Iterator[PairBatch]:
+    """This worker's pairs for one epoch, shuffled locally (seeded by epoch)."""
+    per_worker = max(2, job.train.batch_size // max(world_size, 1))
+    for batch in shard.iter_batches(batch_size=per_worker, batch_format="numpy",
+                                    local_shuffle_buffer_size=per_worker * 64,
+                                    local_shuffle_seed=job.train.seed + epoch):
+        yield pair_batch(batch, data, job.task)
+
+
+def keep_best(job: TrainJob, model: torch.nn.Module, data: PreparedData,
+              metrics: dict[str, float]) -> None:
+    """Replace ``job.model_dir`` with this epoch's model, through a temporary sibling folder."""
+    final = Path(job.model_dir)
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, metrics=metrics)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.replace(final)
+
+
+def _restore(model, optimizer, scheduler) -> tuple[int, float]:
+    """Load Ray's latest checkpoint, if any; return (first epoch to run, best score so far)."""
+    import ray.train
+
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return 0, -np.inf
+    with checkpoint.as_directory() as path:
+        state = load_state(path)
+        unwrap(model).load_state_dict(torch.load(f"{path}/model.pt", map_location="cpu"))
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    log.info("resuming after epoch %d", state["epoch"])
+    return state["epoch"], state["best"]
+
+
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    """Ray Train's per-worker function: ``loop_config`` is a :class:`TrainJob` as a dict."""
+    import ray.train
+    import ray.train.torch
+
+    job = TrainJob.from_dict(loop_config)
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    torch.manual_seed(job.train.seed)
+    data = PreparedData.load(job.prepared_dir)
+    model = ray.train.torch.prepare_model(build_model(job.task, job.model, data))
+    device = ray.train.torch.get_device()
+    optimizer = torch.optim.Adam(model.parameters(), lr=job.train.lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=job.train.lr_decay)
+    start, best = _restore(model, optimizer, scheduler)
+    beta = job.loss.beta if job.task == "dual" else 0.0
+    reporter = EpochReporter(job, rank)
+    shard = ray.train.get_dataset_shard("train")
+    for epoch in range(start, job.train.epochs):
+        stats = train_epoch(model, batches(shard, data, job, world, epoch), optimizer, job.loss,
+                            beta=beta, device=device)
+        metrics = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], **stats}
+        scheduler.step()
+        if rank != 0:
+            reporter.report(metrics, epoch + 1, None)
+            continue
+        metrics.update(validate(unwrap(model), data, job.task, device))
+        score = metrics[SCORE_METRIC[job.task]]
+        if score > best:
+            best = score
+            keep_best(job, model, data, metrics)
+        metrics["best_" + SCORE_METRIC[job.task]] = best
+        state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "epoch": epoch + 1, "best": best}
+        with tempfile.TemporaryDirectory() as tmp:
+            save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, state=state,
+                            metrics=metrics)
+            reporter.report(metrics, epoch + 1, tmp)
