@@ -1,0 +1,36 @@
+"""The siamese text-text network r(T_a, T_b) whose scores become fine-grained labels."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from finelabel.models.score_head import ScoreHead
+from finelabel.models.text_encoder import TextGCNEncoder
+from finelabel.typing import TextSignals
+
+
+class SiameseTextModel(nn.Module):
+    """One text encoder on both sides (shared weights) and its own score head."""
+
+    def __init__(self, encoder: TextGCNEncoder, head: ScoreHead) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def embed(self, x: TextSignals) -> Tensor:
+        """Embed texts x (B, N) -> (B, d)."""
+        return self.encoder(x)
+
+    def score_embeddings(self, ua: Tensor, ub: Tensor) -> Tensor:
+        """Score pairs of embedded texts ua (B, d), ub (B, d) -> (B,).
+
+        The labelling stage embeds each distinct text once, then scores its pairs here.
+        """
+        return self.head(ua, ub)
+
+    def forward(self, xa: TextSignals, xb: TextSignals) -> Tensor:
+        """Score text pairs xa (B, N), xb (B, N) -> (B,)."""
+        both = self.encoder(torch.cat([xa, xb]))  # (2B, d): one pass through the encoder
+        ua, ub = both.split(xa.shape[0])
+        return self.head(ua, ub)
