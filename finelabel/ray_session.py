@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
+LOCAL_MIN_CPUS = 4
+
 
 def configure_progress() -> None:
     """Show Ray Data progress bars on a terminal, keep them out of job logs."""
@@ -38,7 +40,10 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         yield False
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    kwargs = {"address": address} if address else {"num_cpus": num_cpus}
+    # A local Ray gets at least 4 logical CPUs: two Train workers plus Ray Data's tasks and
+    # actors must be schedulable together on a 2-core laptop.
+    local_cpus = num_cpus or max(LOCAL_MIN_CPUS, os.cpu_count() or 1)
+    kwargs = {"address": address} if address else {"num_cpus": local_cpus}
     ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)
     log.info("ray: %s", "joined " + address if address else "started a local instance")
     configure_progress()

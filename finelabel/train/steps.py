@@ -41,8 +41,9 @@ def pair_batch(batch: Mapping[str, np.ndarray], data: PreparedData, task: str) -
     left = data.texts(batch["text_idx"])
     right = data.images(batch["image_idx"]) if task == "dual" else data.texts(batch["image_idx"])
     hardness = batch.get("hardness")
-    return PairBatch(left, right, torch.as_tensor(np.asarray(batch["positive"], dtype=bool)),
-                     None if hardness is None else torch.as_tensor(hardness, dtype=torch.float32))
+    positive = torch.from_numpy(np.array(batch["positive"], dtype=bool))  # a writable copy
+    return PairBatch(left, right, positive, None if hardness is None
+                     else torch.from_numpy(np.array(hardness, dtype=np.float32)))
 
 
 def train_epoch(model: nn.Module, batches: Iterable[PairBatch], optimizer: torch.optim.Optimizer,

@@ -41,7 +41,9 @@ def make_trainer(job: TrainJob, pairs_path: Path, *, storage_path: Path, run_nam
                              checkpoint_config=checkpoints,
                              failure_config=FailureConfig(max_failures=job.train.max_failures),
                              callbacks=list(callbacks)),
-        datasets={"train": ray.data.read_parquet(str(pairs_path))},
+        # Materialised: pairs are small, and read tasks competing with the workers for CPUs
+        # can stall a full cluster. Each epoch then only re-splits the blocks in memory.
+        datasets={"train": ray.data.read_parquet(str(pairs_path)).materialize()},
     )
 
 
