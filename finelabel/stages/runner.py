@@ -75,7 +75,9 @@ def _fit(ctx: StageContext, task: str, pairs: str) -> dict[str, Any]:
                   run_name=task)
     ctx.tracker.log_artifact(ctx.run_id, outcome.checkpoint, "model")
     best = {f"best_{k}": v for k, v in _numbers(outcome.metrics).items() if k.startswith("val_")}
-    return {**best, "best_epoch": outcome.metrics.get("epoch", 0)}
+    last = outcome.last_metrics
+    return {**best, "best_epoch": outcome.metrics.get("epoch", 0),
+            "last_epoch": last.get("epoch", 0), "resumed_from": last.get("resumed_from", 0)}
 
 
 def run_siamese(ctx: StageContext) -> dict[str, Any]:

@@ -117,7 +117,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     for epoch in range(start, job.train.epochs):
         stats = train_epoch(model, batches(shard, data, job, world, epoch), optimizer, job.loss,
                             beta=beta, device=device)
-        metrics = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], **stats}
+        metrics = {"epoch": epoch + 1, "resumed_from": start, "lr": optimizer.param_groups[0]["lr"],
+                   **stats}
         scheduler.step()
         if rank != 0:
             reporter.report(metrics, epoch + 1, None)

@@ -1,0 +1,147 @@
+"""The whole pipeline on a real local Ray with 2 DDP workers, read back from MLflow.
+
+The demo runs once per module (about two minutes on 2 cores); the other tests reuse its run
+folder: resuming, a worker lost mid-run, a failing stage.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+from mlflow import MlflowClient
+
+from finelabel.config import load_config
+from finelabel.errors import DataError
+from finelabel.stages.pairs import pairs_path
+from finelabel.stages.runner import STAGES, run_pipeline, tracked_stage
+from finelabel.tracking import find_child_runs
+from finelabel.train.job import TrainJob
+from finelabel.train.trainer import fit
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(ray_local, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("demo")
+    uri = f"sqlite:///{root}/mlflow.db"
+    config = load_config("jobs/configs/demo.yaml", [f"tracking.tracking_uri={uri}"])
+    assert config.train.num_workers == 2 and config.siamese.num_workers == 2
+    results = run_pipeline(config, root / "run")
+    return {"config": config, "out": root / "run", "uri": uri, "results": results}
+
+
+def test_demo_reaches_map_and_writes_results(demo: dict) -> None:
+    results = demo["results"]
+    assert results["test"]["all"]["avg"] >= 0.5, results["test"]
+    assert set(results["test"]) == {"all", "train_at_100"}
+    for protocol in results["test"].values():
+        assert set(protocol) == {"i2t", "t2i", "avg"}
+    written = json.loads((demo["out"] / "results.json").read_text())
+    assert written["mlflow"]["tracking_uri"] == demo["uri"]
+    assert (demo["out"] / "pr_curves.png").stat().st_size > 5_000
+    per_class = json.loads((demo["out"] / "per_class_ap.json").read_text())
+    assert len(per_class["i2t"]) == 5
+
+
+def test_labels_are_written_once_per_pair(demo: dict) -> None:
+    labelled = pq.read_table(pairs_path(demo["out"], "labelled")).to_pandas()
+    pairs = pq.read_table(pairs_path(demo["out"], "train")).to_pandas()
+    assert len(labelled) == len(pairs) == demo["config"].pairs.n_pairs
+    assert labelled["hardness"].between(0, 1).all()
+    for polarity in (True, False):
+        assert labelled.loc[labelled["positive"] == polarity, "hardness"].nunique() <= 9
+    # The trained siamese net scores positives (same category) above negatives on average.
+    by_polarity = labelled.groupby("positive")["similarity"].mean()
+    assert by_polarity[True] > by_polarity[False]
+
+
+def test_mlflow_holds_params_metrics_artifacts_and_child_runs(demo: dict) -> None:
+    client = MlflowClient(demo["uri"])
+    parent = client.get_run(demo["results"]["mlflow"]["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    params = parent.data.params
+    assert (params["beta"], params["margin"], params["lam"]) == ("0.3", "0.8", "0.35")
+    assert params["train.num_workers"] == "2"
+    assert parent.data.metrics["test_map_avg"] == pytest.approx(
+        demo["results"]["test"]["all"]["avg"])
+    assert len(parent.data.tags["git_commit"]) == 40
+    assert len(parent.data.tags["manifest_sha256"]) == 64
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"results.json", "pr_curves.png", "config.yaml"} <= artifacts
+    children = find_child_runs(demo["uri"], parent.info.run_id)
+    assert [c.info.run_name for c in children] == list(STAGES)
+    assert all(c.info.status == "FINISHED" for c in children)
+    train = next(c for c in children if c.info.run_name == "train")
+    history = client.get_metric_history(train.info.run_id, "val_map_avg")
+    assert [m.step for m in history] == list(range(1, demo["config"].train.epochs + 1))
+    assert {"model"} <= {a.path for a in client.list_artifacts(train.info.run_id)}
+    assert {a.path for a in client.list_artifacts(train.info.run_id, "model")} >= {
+        "model/model.pt", "model/meta.json"}
+    evaluate = next(c for c in children if c.info.run_name == "evaluate")
+    assert "test_map_train_at_100_avg" in evaluate.data.metrics
+
+
+def test_rerun_resumes_instead_of_starting_over(demo: dict) -> None:
+    epochs = demo["config"].train.epochs + 1
+    config = load_config("jobs/configs/demo.yaml", [f"tracking.tracking_uri={demo['uri']}",
+                                                    f"train.epochs={epochs}"])
+    summary = tracked_stage(config, demo["out"], "train")
+    assert summary["resumed_from"] == epochs - 1
+    assert summary["last_epoch"] == epochs
+
+
+def _train_workers() -> list[psutil.Process]:
+    """RayTrainWorker processes of this test session's own Ray (its descendants only)."""
+    return [p for p in psutil.Process().children(recursive=True)
+            if "RayTrainWorker" in " ".join(p.cmdline() or [])]
+
+
+def test_a_lost_worker_resumes_from_the_last_checkpoint(demo: dict, tmp_path: Path) -> None:
+    config = demo["config"]
+    train = load_config(None, ["train.num_workers=2", "train.epochs=6", "train.lr=0.001",
+                               "train.max_failures=2"]).train
+    job = TrainJob("dual", str(demo["out"]), str(tmp_path / "model"), config.model, config.loss,
+                   train, config.eval)
+    storage = tmp_path / "ray_results"
+    killed: list[int] = []
+
+    def kill_after_second_checkpoint() -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not killed:
+            if len([p for p in storage.glob("lost/checkpoint_*") if p.is_dir()]) >= 2:
+                time.sleep(1.0)  # let the controller register the reported checkpoints
+                victim = _train_workers()[-1]
+                victim.kill()
+                killed.append(victim.pid)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=kill_after_second_checkpoint, daemon=True)
+    watcher.start()
+    outcome = fit(job, pairs_path(demo["out"], "labelled"), storage_path=storage, run_name="lost")
+    watcher.join(timeout=5)
+    assert killed, "the worker was never killed: the test did not exercise a failure"
+    assert outcome.last_metrics["epoch"] == 6
+    assert outcome.last_metrics["resumed_from"] >= 1  # restarted from a checkpoint, not from 0
+
+
+def test_a_failing_stage_marks_its_runs_failed(demo: dict, tmp_path: Path) -> None:
+    config = load_config("jobs/configs/wikipedia_en.yaml", [
+        f"tracking.tracking_uri={demo['uri']}"], root=str(tmp_path / "missing"))
+    with pytest.raises(DataError, match="missing"):
+        run_pipeline(config, tmp_path / "run", run_name="doomed")
+    client = MlflowClient(demo["uri"])
+    experiment = client.get_experiment_by_name("finelabel")
+    parent = client.search_runs([experiment.experiment_id],
+                                "attributes.run_name = 'doomed'")[0]
+    assert parent.info.status == "FAILED"
+    assert "missing" in parent.data.tags["error"]
+    (prepare,) = find_child_runs(demo["uri"], parent.info.run_id)
+    assert prepare.info.status == "FAILED" and "error.txt" in {
+        a.path for a in client.list_artifacts(prepare.info.run_id)}
