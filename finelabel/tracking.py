@@ -288,7 +288,13 @@ def error_line(error: BaseException) -> str:
 
 
 def git_commit(path: str | Path | None = None) -> str | None:
-    """The HEAD commit of the checkout holding ``path`` (this file's), or None."""
+    """The HEAD commit of the checkout holding ``path`` (this file's), or None.
+
+    A job's working dir, as ``ray job submit`` ships it, has no ``.git``: pass the commit in
+    ``FINELABEL_GIT_COMMIT`` (runtime env ``env_vars``) and it is used instead.
+    """
+    if os.environ.get("FINELABEL_GIT_COMMIT"):
+        return os.environ["FINELABEL_GIT_COMMIT"]
     where = Path(path) if path else Path(__file__).resolve().parent
     try:
         done = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,

@@ -89,7 +89,10 @@ def cluster(tmp_path: Path) -> Iterator[dict]:
 
 def test_pipeline_job_succeeds_on_two_nodes(cluster: dict) -> None:
     out, db = cluster["tmp"] / "out", cluster["tmp"] / "mlflow.db"
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                            text=True, check=True).stdout.strip()
     runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": f"sqlite:///{db}",
+                                "FINELABEL_GIT_COMMIT": commit,
                                 "RAY_DATA_DISABLE_PROGRESS_BARS": "1"},
                    "excludes": [".venv", "runs", "*.db"]}
     overrides = ["data.synthetic.train_per_category=40", "data.synthetic.test_per_category=10",
@@ -112,3 +115,8 @@ def test_pipeline_job_succeeds_on_two_nodes(cluster: dict) -> None:
     assert results["mlflow"]["tracking_uri"] == f"sqlite:///{db}"
     assert 0.0 < results["test"]["all"]["avg"] <= 1.0
     assert (out / "pr_curves.png").is_file() and db.is_file()
+    from mlflow import MlflowClient
+
+    parent = MlflowClient(f"sqlite:///{db}").get_run(results["mlflow"]["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["git_commit"] == commit  # the shipped working dir has no .git
