@@ -9,7 +9,6 @@ SQLite takes one writer at a time: log from one process per run (rank 0, the Tun
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -17,12 +16,13 @@ import re
 import subprocess
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from finelabel.config import Config, TrackingConfig
+from finelabel.data.manifest import sha256_file
 from finelabel.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,6 @@ METRICS_PER_BATCH = 1000
 SHORT_PARAMS = {"beta": "loss.beta", "margin": "loss.margin", "lam": "loss.lam"}
 STAGE_TAG = "finelabel.stage"
 GIT_TIMEOUT_S = 5.0
-
-#: A metrics sink: ``sink(metrics, step)``; Ray's ``report`` wrapped this way is one too.
-Sink = Callable[[Mapping[str, float], int], None]
 
 
 # --------------------------------------------------------------------------- tracking URI
@@ -305,14 +302,6 @@ def git_commit(path: str | Path | None = None) -> str | None:
     return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run_tags(manifest_path: str | Path | None = None,
              code_path: str | Path | None = None) -> dict[str, str]:
     """Code version (git commit, when in a checkout; finelabel version) and manifest hash."""
@@ -397,66 +386,3 @@ def _cell(run: Any, column: str) -> Any:
         return getattr(run.info, column)
     raise ValueError(f"unknown column {column!r}: use run_name, run_id, status, start_time, "
                      "end_time, or params.X / metrics.X / tags.X")
-
-
-# --------------------------------------------------------------------------- metrics funnel
-
-
-class MetricsFunnel:
-    """The one path metrics take out of a training loop: ``report`` forwards to every sink.
-
-    The loop calls ``funnel.report(metrics, step)`` and has no per-sink branches. Rank 0 builds
-    the funnel with an :class:`MlflowSink` (SQLite takes one writer); other ranks leave it out.
-    A Ray sink (``lambda m, step: ray.train.report(m)``) goes on every rank, since Ray's
-    ``report`` is a barrier.
-    """
-
-    def __init__(self, sinks: Sequence[Sink] = ()):
-        self.sinks: list[Sink] = list(sinks)
-
-    def add(self, sink: Sink) -> MetricsFunnel:
-        self.sinks.append(sink)
-        return self
-
-    def report(self, metrics: Mapping[str, float], step: int) -> None:
-        for sink in self.sinks:
-            sink(metrics, step)
-
-
-class MlflowSink:
-    """Logs each report into one run by id; build it on rank 0 only."""
-
-    def __init__(self, tracker: Tracker, run_id: str):
-        self.tracker = tracker
-        self.run_id = run_id
-
-    def __call__(self, metrics: Mapping[str, float], step: int) -> None:
-        self.tracker.log_metrics(self.run_id, metrics, step)
-
-
-class PrintSink:
-    """One progress line per report (``step 3 | loss=0.512 val_map_avg=0.431``).
-
-    Prints to stdout (flushed: Ray job logs are not a terminal) or to ``logger`` when given.
-    """
-
-    def __init__(self, prefix: str = "", logger: logging.Logger | None = None):
-        self.prefix = prefix
-        self.logger = logger
-
-    def format(self, metrics: Mapping[str, float], step: int) -> str:
-        values = " ".join(f"{key}={_short(value)}" for key, value in metrics.items())
-        head = f"{self.prefix} step {step}" if self.prefix else f"step {step}"
-        return f"{head} | {values}"
-
-    def __call__(self, metrics: Mapping[str, float], step: int) -> None:
-        line = self.format(metrics, step)
-        if self.logger is not None:
-            self.logger.info("%s", line)
-        else:
-            print(line, flush=True)
-
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-

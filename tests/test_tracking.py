@@ -16,12 +16,10 @@ import pytest
 from finelabel import __version__
 from finelabel.config import Config
 from finelabel.errors import ConfigError
+from finelabel.funnel import MetricsFunnel, MlflowSink, PrintSink
 from finelabel.tracking import (
     MAX_PARAM_VALUE,
     STAGE_TAG,
-    MetricsFunnel,
-    MlflowSink,
-    PrintSink,
     Tracker,
     compare_runs,
     error_line,
@@ -208,7 +206,8 @@ def test_child_run_logs_from_another_process(tracker, tmp_path):
     parent = tracker.start_run("pipeline")
     child = tracker.start_run("train", parent_run_id=parent)
     script = textwrap.dedent(f"""
-        from finelabel.tracking import MetricsFunnel, MlflowSink, Tracker
+        from finelabel.funnel import MetricsFunnel, MlflowSink
+        from finelabel.tracking import Tracker
         tracker = Tracker({tracker.tracking_uri!r}, "tests")
         funnel = MetricsFunnel([MlflowSink(tracker, {child!r})])
         for step in range(3):

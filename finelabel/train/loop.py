@@ -20,7 +20,8 @@ import torch
 
 from finelabel.data.prepared import PreparedData
 from finelabel.evaluation import siamese_map, split_map
-from finelabel.tracking import MetricsFunnel, MlflowSink, PrintSink, Tracker
+from finelabel.funnel import MetricsFunnel, MlflowSink, PrintSink
+from finelabel.tracking import Tracker
 from finelabel.train.checkpoint import build_model, load_state, save_checkpoint, unwrap
 from finelabel.train.job import TrainJob
 from finelabel.train.steps import PairBatch, pair_batch, train_epoch
