@@ -187,9 +187,12 @@ def test_cuda_scores_match_cpu():
     scores, query_labels, db_labels = random_problem(37, 53, 3, seed=6)
     cuda = torch.from_numpy(scores).cuda()
     for k in (None, 5):
-        np.testing.assert_array_equal(
+        # Same rankings; only the float64 sum order differs (1 ulp on an H200). A changed
+        # ranking would move an AP by at least 1/53, far outside this tolerance.
+        np.testing.assert_allclose(
             average_precision_per_query(cuda, query_labels, db_labels, k, chunk_size=8),
-            average_precision_per_query(scores, query_labels, db_labels, k, chunk_size=8))
+            average_precision_per_query(scores, query_labels, db_labels, k, chunk_size=8),
+            rtol=1e-12, atol=0)
     np.testing.assert_allclose(precision_recall_curve(cuda, query_labels, db_labels)[1],
                                precision_recall_curve(scores, query_labels, db_labels)[1])
 
