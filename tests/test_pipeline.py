@@ -24,6 +24,8 @@ from finelabel.tracking import find_child_runs
 from finelabel.train.job import TrainJob
 from finelabel.train.trainer import fit
 
+CONFIGS = Path(__file__).resolve().parents[1] / "jobs" / "configs"
+
 pytestmark = pytest.mark.slow
 
 
@@ -31,7 +33,7 @@ pytestmark = pytest.mark.slow
 def demo(ray_local, tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("demo")
     uri = f"sqlite:///{root}/mlflow.db"
-    config = load_config("jobs/configs/demo.yaml", [f"tracking.tracking_uri={uri}"])
+    config = load_config(CONFIGS / "demo.yaml", [f"tracking.tracking_uri={uri}"])
     assert config.train.num_workers == 2 and config.siamese.num_workers == 2
     results = run_pipeline(config, root / "run")
     return {"config": config, "out": root / "run", "uri": uri, "results": results}
@@ -90,7 +92,7 @@ def test_mlflow_holds_params_metrics_artifacts_and_child_runs(demo: dict) -> Non
 
 def test_rerun_resumes_instead_of_starting_over(demo: dict) -> None:
     epochs = demo["config"].train.epochs + 1
-    config = load_config("jobs/configs/demo.yaml", [f"tracking.tracking_uri={demo['uri']}",
+    config = load_config(CONFIGS / "demo.yaml", [f"tracking.tracking_uri={demo['uri']}",
                                                     f"train.epochs={epochs}"])
     summary = tracked_stage(config, demo["out"], "train")
     assert summary["resumed_from"] == epochs - 1
@@ -132,7 +134,7 @@ def test_a_lost_worker_resumes_from_the_last_checkpoint(demo: dict, tmp_path: Pa
 
 
 def test_a_failing_stage_marks_its_runs_failed(demo: dict, tmp_path: Path) -> None:
-    config = load_config("jobs/configs/wikipedia_en.yaml", [
+    config = load_config(CONFIGS / "wikipedia_en.yaml", [
         f"tracking.tracking_uri={demo['uri']}"], root=str(tmp_path / "missing"))
     with pytest.raises(DataError, match="missing"):
         run_pipeline(config, tmp_path / "run", run_name="doomed")

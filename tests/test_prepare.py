@@ -18,6 +18,7 @@ from finelabel.errors import DataError
 from finelabel.stages.prepare import prepare
 from tests.conftest import SMALL_SYNTHETIC, TINY_SYNTHETIC, prepare_into
 
+CONFIGS = Path(__file__).resolve().parents[1] / "jobs" / "configs"
 ITEM_COLUMNS = {"item_id", "text_id", "image_id", "label", "split", "word_idx", "word_count",
                 "image_feature", "image_path"}
 
@@ -72,7 +73,7 @@ def test_chinese_texts_with_jpeg_features(ray_local, tmp_path: Path) -> None:
 
 
 def test_wikipedia_en(ray_local, wikipedia_en_root: Path, tmp_path: Path) -> None:
-    config = load_config("jobs/configs/wikipedia_en.yaml", root=str(wikipedia_en_root))
+    config = load_config(CONFIGS / "wikipedia_en.yaml", root=str(wikipedia_en_root))
     manifest = prepare(config, tmp_path)
     counts = manifest["counts"]
     assert counts["train"] + counts["val"] == 2173 and counts["test"] == 693
@@ -167,7 +168,9 @@ def test_cli_prints_one_line_without_traceback(ray_local, damaged_root, tmp_path
     assert "Traceback" not in err[0] and ".xml" in err[0]
 
 
-def test_demo_config_is_valid() -> None:
-    for path in Path("jobs/configs").glob("*.yaml"):
+def test_shipped_configs_are_valid() -> None:
+    shipped = sorted(CONFIGS.glob("*.yaml"))
+    assert [p.name for p in shipped] == ["demo.yaml", "wikipedia_en.yaml"]
+    for path in shipped:
         load_config(path, root="/nonexistent")
     assert load_config(None, SMALL_SYNTHETIC).data.synthetic.train_per_category == 40
