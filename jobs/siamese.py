@@ -1,11 +1,9 @@
-"""The siamese stage: `ray job submit --working-dir . -- python jobs/siamese.py --config C --out DIR`."""
+"""The siamese stage.
 
-import sys
-from pathlib import Path
+    ray job submit --working-dir . -- python jobs/siamese.py --config C --out DIR [--set k=v]
+"""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the submitted working dir
-
-from finelabel.cli import main  # noqa: E402
+from _entry import run
 
 if __name__ == "__main__":
-    sys.exit(main(["siamese", *sys.argv[1:]]))
+    run("siamese")
