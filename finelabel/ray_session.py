@@ -24,6 +24,8 @@ def configure_progress() -> None:
         "RAY_DATA_DISABLE_PROGRESS_BARS"
     )
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset plans drown the output
+    # Bars are off on purpose when stderr is not a terminal: no warning that they are.
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
 
 
 @contextmanager

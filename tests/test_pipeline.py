@@ -147,3 +147,14 @@ def test_a_failing_stage_marks_its_runs_failed(demo: dict, tmp_path: Path) -> No
     (prepare,) = find_child_runs(demo["uri"], parent.info.run_id)
     assert prepare.info.status == "FAILED" and "error.txt" in {
         a.path for a in client.list_artifacts(prepare.info.run_id)}
+
+
+def test_compare_prints_runs_best_first(demo: dict, capsys) -> None:
+    from finelabel.cli import main
+
+    assert main(["compare", "--tracking-uri", demo["uri"], "--filter",
+                 "tags.`finelabel.stage` = 'pipeline'"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["run_name", "run_id", "status"]
+    assert demo["results"]["mlflow"]["parent_run_id"] in lines[1]
+    assert f"{demo['results']['test']['all']['avg']:.4f}" in lines[1]

@@ -159,12 +159,12 @@ def run_pipeline(config: Config, out: str | Path, *, on_error: str = "fail",
                 run_stage(StageContext(config, out, tracker, run_id, on_error), stage)
             if stage == "prepare":
                 tracker.set_tags(parent, run_tags(out / MANIFEST_NAME))
-        tracker.log_metrics(parent, flat_test_metrics(_results(out)))
+        results = _results(out)
+        results["mlflow"]["parent_run_id"] = parent
+        (out / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        tracker.log_metrics(parent, flat_test_metrics(results))
         tracker.log_artifact(parent, out / RESULTS_FILE)
         tracker.log_artifact(parent, out / "pr_curves.png")
-    results = _results(out)
-    results["mlflow"]["parent_run_id"] = parent
-    (out / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return results
 
 
