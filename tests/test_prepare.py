@@ -161,7 +161,8 @@ def test_corrupt_and_missing_images(ray_local, damaged_root, tmp_path) -> None:
 def test_cli_prints_one_line_without_traceback(ray_local, damaged_root, tmp_path, capsys):
     DAMAGES["missing_text"](damaged_root)
     sets = [arg for item in _layout_overrides(damaged_root) for arg in ("--set", item)]
-    status = main(["prepare", "--out", str(tmp_path / "out"), *sets])
+    status = main(["prepare", "--out", str(tmp_path / "out"), "--tracking-uri",
+                   f"sqlite:///{tmp_path}/mlflow.db", *sets])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2
     assert len(err) == 1 and err[0].startswith("finelabel: error: ")
