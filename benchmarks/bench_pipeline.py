@@ -414,7 +414,7 @@ def bench_plain(args: Args, out: Path, pairs: Path, threads: int,
     from finelabel.train.checkpoint import build_model
     from finelabel.train.job import TrainJob
     from finelabel.train.loop import batches as shard_batches
-    from finelabel.train.loop import validate
+    from finelabel.train.loop import shard_arrays, validate
     from finelabel.train.steps import pair_batch, train_epoch
 
     config, train = train_config(args, 1)
@@ -445,7 +445,8 @@ def bench_plain(args: Args, out: Path, pairs: Path, threads: int,
 
         epochs = []
         for epoch in range(train.epochs):
-            feed = shard_batches(shard, data, job, 1, epoch) if ray_shard else in_memory(epoch)
+            feed = (shard_batches(shard_arrays(shard), data, job, 1, epoch) if ray_shard
+                    else in_memory(epoch))
             stats = train_epoch(model, feed, optimizer, config.loss, beta=config.loss.beta)
             scheduler.step()
             validate(model, data, "dual", None)

@@ -59,14 +59,27 @@ def validate(model: torch.nn.Module, data: PreparedData, task: str,
     return {f"val_map_{k}": v for k, v in split_map(model, data, "val", device=device).items()}
 
 
-def batches(shard, data: PreparedData, job: TrainJob, world_size: int,
+def shard_arrays(shard) -> dict[str, np.ndarray]:
+    """This worker's whole shard of pairs as columns, read once.
+
+    Pairs are a few ints each; holding them saves every epoch a round trip to the split
+    coordinator and the local shuffle buffer, and gives a true per-epoch shuffle.
+    """
+    parts = list(shard.iter_batches(batch_size=1 << 16, batch_format="numpy"))
+    if not parts:
+        return {}
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def batches(pairs: dict[str, np.ndarray], data: PreparedData, job: TrainJob, world_size: int,
             epoch: int) -> Iterator[PairBatch]:
-    """This worker's pairs for one epoch, shuffled locally (seeded by epoch)."""
+    """This worker's pairs for one epoch, in a permutation seeded by the epoch."""
     per_worker = max(2, job.train.batch_size // max(world_size, 1))
-    for batch in shard.iter_batches(batch_size=per_worker, batch_format="numpy",
-                                    local_shuffle_buffer_size=per_worker * 64,
-                                    local_shuffle_seed=job.train.seed + epoch):
-        yield pair_batch(batch, data, job.task)
+    count = len(next(iter(pairs.values()))) if pairs else 0
+    order = np.random.default_rng(job.train.seed + epoch).permutation(count)
+    for start in range(0, count, per_worker):
+        rows = order[start:start + per_worker]
+        yield pair_batch({name: column[rows] for name, column in pairs.items()}, data, job.task)
 
 
 def keep_best(job: TrainJob, model: torch.nn.Module, data: PreparedData,
@@ -114,9 +127,9 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     start, best = _restore(model, optimizer, scheduler)
     beta = job.loss.beta if job.task == "dual" else 0.0
     reporter = EpochReporter(job, rank)
-    shard = ray.train.get_dataset_shard("train")
+    pairs = shard_arrays(ray.train.get_dataset_shard("train"))
     for epoch in range(start, job.train.epochs):
-        stats = train_epoch(model, batches(shard, data, job, world, epoch), optimizer, job.loss,
+        stats = train_epoch(model, batches(pairs, data, job, world, epoch), optimizer, job.loss,
                             beta=beta, device=device)
         metrics = {"epoch": epoch + 1, "resumed_from": start, "lr": optimizer.param_groups[0]["lr"],
                    **stats}
