@@ -205,7 +205,8 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
     policy = ErrorPolicy(on_error)
     source = read_source(config, out, policy)
     from_matrix = config.data.image_source == "features"
-    table = records_table(source, matrix_features(config, source) if from_matrix else None)
+    features = matrix_features(config, source) if from_matrix else None
+    table = records_table(source, features)
     if not from_matrix:
         table = attach_image_paths(source, table, policy)
     ds = ray.data.from_arrow(table)
@@ -240,7 +241,7 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
         "counts": _split_counts(assignment),
         "categories": source.categories,
         "vocab_size": len(vocab),
-        "image_dim": _image_dim(ds),
+        "image_dim": int(features.shape[1]) if from_matrix else _fc7_dim(),
         "image_source": config.data.image_source,
         "graph": graph_stats(edge_index, len(vocab)),
         "missing_word_vectors": missing_vectors,
@@ -261,6 +262,7 @@ def _split_counts(assignment: dict[int, tuple]) -> dict[str, int]:
     return counts
 
 
-def _image_dim(ds) -> int:
-    row = ds.select_columns(["image_feature"]).take(1)[0]
-    return int(len(row["image_feature"]))
+def _fc7_dim() -> int:
+    from finelabel.data.vgg import FC7_DIM  # torchvision only when JPEGs are used
+
+    return FC7_DIM
