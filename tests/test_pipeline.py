@@ -105,32 +105,50 @@ def _train_workers() -> list[psutil.Process]:
             if "RayTrainWorker" in " ".join(p.cmdline() or [])]
 
 
+def _checkpoint_registrar(marks: Path):
+    """A Ray Train callback that leaves a file for each checkpoint the controller registered.
+
+    Ray Train calls user callbacks after its checkpoint manager, so a mark means a restart will
+    resume from that checkpoint; files appearing in storage do not (they are written first).
+    Built inside a function so that it is pickled by value into the controller process.
+    """
+    from ray.train import UserCallback
+
+    class CheckpointRegistrar(UserCallback):
+        def after_report(self, run_context, metrics, checkpoint) -> None:
+            if checkpoint is not None:
+                marks.mkdir(parents=True, exist_ok=True)
+                (marks / Path(checkpoint.path).name).touch()
+
+    return CheckpointRegistrar()
+
+
 def test_a_lost_worker_resumes_from_the_last_checkpoint(demo: dict, tmp_path: Path) -> None:
     config = demo["config"]
     train = load_config(None, ["train.num_workers=2", "train.epochs=6", "train.lr=0.001",
                                "train.max_failures=2"]).train
     job = TrainJob("dual", str(demo["out"]), str(tmp_path / "model"), config.model, config.loss,
                    train, config.eval)
-    storage = tmp_path / "ray_results"
+    marks = tmp_path / "registered"
     killed: list[int] = []
 
     def kill_after_second_checkpoint() -> None:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and not killed:
-            if len([p for p in storage.glob("lost/checkpoint_*") if p.is_dir()]) >= 2:
-                time.sleep(1.0)  # let the controller register the reported checkpoints
+            if marks.is_dir() and len(list(marks.iterdir())) >= 2:
                 victim = _train_workers()[-1]
                 victim.kill()
                 killed.append(victim.pid)
-            time.sleep(0.2)
+            time.sleep(0.05)
 
     watcher = threading.Thread(target=kill_after_second_checkpoint, daemon=True)
     watcher.start()
-    outcome = fit(job, pairs_path(demo["out"], "labelled"), storage_path=storage, run_name="lost")
+    outcome = fit(job, pairs_path(demo["out"], "labelled"), storage_path=tmp_path / "ray_results",
+                  run_name="lost", callbacks=(_checkpoint_registrar(marks),))
     watcher.join(timeout=5)
     assert killed, "the worker was never killed: the test did not exercise a failure"
     assert outcome.last_metrics["epoch"] == 6
-    assert outcome.last_metrics["resumed_from"] >= 1  # restarted from a checkpoint, not from 0
+    assert outcome.last_metrics["resumed_from"] >= 2  # restarted from a checkpoint, not from 0
 
 
 def test_a_failing_stage_marks_its_runs_failed(demo: dict, tmp_path: Path) -> None:
