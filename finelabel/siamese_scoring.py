@@ -53,7 +53,9 @@ class PairScorer:
         torch.set_num_threads(1)
         if isinstance(embeddings, ray.ObjectRef):
             embeddings = ray.get(embeddings)
-        self.embeddings = torch.from_numpy(np.asarray(embeddings))  # (n_items, d)
+        # Ray hands out a read-only view of the object store; one private copy per actor keeps
+        # torch from warning about (never happening) writes to it.
+        self.embeddings = torch.from_numpy(np.array(embeddings, copy=True))  # (n_items, d)
         self.head = load_head(checkpoint_dir)
 
     @torch.no_grad()

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pyarrow.parquet as pq
 import pytest
@@ -62,6 +63,23 @@ def test_labels_are_written_once_per_pair(demo: dict) -> None:
     # The trained siamese net scores positives (same category) above negatives on average.
     by_polarity = labelled.groupby("positive")["similarity"].mean()
     assert by_polarity[True] > by_polarity[False]
+
+
+def test_label_similarity_is_the_siamese_score_of_the_pair_texts(demo: dict) -> None:
+    """r(T_i, T_j), T_j being the text of image j: the actor pools agree with the model itself."""
+    import torch
+
+    from finelabel.data.prepared import PreparedData
+    from finelabel.train.checkpoint import load_model
+
+    labelled = pq.read_table(pairs_path(demo["out"], "labelled")).to_pandas()
+    sample = labelled.sample(200, random_state=0)
+    data = PreparedData.load(demo["out"])
+    model = load_model(demo["out"] / "siamese" / "model", data, task="siamese").eval()
+    with torch.no_grad():
+        expected = model(data.texts(sample["text_idx"].to_numpy()),
+                         data.texts(sample["image_idx"].to_numpy())).numpy()
+    np.testing.assert_allclose(sample["similarity"].to_numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_mlflow_holds_params_metrics_artifacts_and_child_runs(demo: dict) -> None:

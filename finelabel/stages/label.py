@@ -61,7 +61,9 @@ def score_pairs(path: Path, embeddings: np.ndarray, checkpoint: Path, cfg: Label
 
     from finelabel.siamese_scoring import PairScorer
 
-    return ray.data.read_parquet(str(path)).map_batches(
+    # Pairs come as few large files; blocks of one batch let every actor of the pool take work.
+    pairs = ray.data.read_parquet(str(path)).repartition(target_num_rows_per_block=cfg.batch_size)
+    return pairs.map_batches(
         PairScorer, fn_constructor_kwargs={"checkpoint_dir": str(checkpoint),
                                            "embeddings": ray.put(embeddings)},
         batch_size=cfg.batch_size, **_pool(cfg)).materialize()
