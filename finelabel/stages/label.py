@@ -61,9 +61,9 @@ def score_pairs(path: Path, embeddings: np.ndarray, checkpoint: Path, cfg: Label
 
     from finelabel.siamese_scoring import PairScorer
 
-    # Pairs come as few large files; blocks of one batch let every actor of the pool take work.
-    pairs = ray.data.read_parquet(str(path)).repartition(target_num_rows_per_block=cfg.batch_size)
-    return pairs.map_batches(
+    # Not repartitioned: scoring 409,600 pairs is 0.2 s of compute, while a second actor costs
+    # ~3 s of start-up. Measured: 11.3 s as read, 15.9 s in 2 blocks, 24.0 s in 2048-row blocks.
+    return ray.data.read_parquet(str(path)).map_batches(
         PairScorer, fn_constructor_kwargs={"checkpoint_dir": str(checkpoint),
                                            "embeddings": ray.put(embeddings)},
         batch_size=cfg.batch_size, **_pool(cfg)).materialize()
