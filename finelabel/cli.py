@@ -21,6 +21,7 @@ log = logging.getLogger("finelabel")
 
 #: Job configs live beside the jobs; the CLI finds them in a source checkout (pip install -e).
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "jobs" / "configs"
+SPACE_DIR = Path(__file__).resolve().parents[1] / "tune_spaces"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +78,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
                              "checkout (pip install -e .)")
     args.config, args.root, args.on_error = str(path), None, "fail"
     return cmd_pipeline(args)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """A Ray Tune search over a pipeline's run folder; prints the trials, best first."""
+    from finelabel.ray_session import ray_session
+    from finelabel.stages.tune import format_trials, tune_search
+
+    config = load(args)
+    with ray_session():
+        summary = tune_search(config, args.out, args.space, name=args.name)
+    print(format_trials(summary))
+    best = summary["best"]
+    print(f"best: {best['trial_id']} {summary['metric']} {best['best_score']:.4f} "
+          f"{json.dumps(best['params'])}; model in {best['model_dir']}")
+    print(f"MLflow: {summary['mlflow']['tracking_uri']} run {summary['mlflow']['run_id']}")
+    return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -165,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tracking-uri")
     demo.add_argument("--run-name")
     demo.set_defaults(func=cmd_demo)
+    search = sub.add_parser("tune", help="Ray Tune search of train settings (loss margins) "
+                            "on a pipeline's run folder")
+    _add_run_flags(search)
+    search.add_argument("--space", default=str(SPACE_DIR / "margins.yaml"),
+                        help="a search space file (default: tune_spaces/margins.yaml)")
+    search.add_argument("--name", help="the search's name (default: search-<date>-<time>)")
+    search.set_defaults(func=cmd_tune)
     compare = sub.add_parser("compare", help="a table of MLflow runs, best first")
     compare.add_argument("--tracking-uri")
     compare.add_argument("--experiment", default="finelabel")

@@ -366,5 +366,20 @@ def load_config(
         raise ConfigError(f"{path}: {error}" if path else str(error)) from None
 
 
+def with_values(config: Config, values: dict[str, Any], where: str = "config") -> Config:
+    """A validated copy of ``config`` with dotted keys (``{"loss.beta": 0.2}``) set."""
+    tree = config.to_dict()
+    for key, value in values.items():
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            _check(isinstance(node.get(part), dict), f"{where}: {key!r} is not a config key")
+            node = node[part]
+        _check(parts[-1] in node and not isinstance(node[parts[-1]], dict),
+               f"{where}: {key!r} is not a config key")
+        node[parts[-1]] = value
+    return build(Config, tree, where)
+
+
 def save_config(config: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")

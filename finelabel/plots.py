@@ -1,4 +1,4 @@
-"""Precision-recall curve plots, written as PNG files for a run's artifacts.
+"""Plots written as PNG files for a run's artifacts: precision-recall, search trials.
 
 Uses matplotlib's object API with the Agg canvas inside the function, so importing this module
 (or the package) never selects a backend or touches pyplot's global state.
@@ -14,24 +14,55 @@ import numpy as np
 Curve = tuple[np.ndarray, np.ndarray]
 
 
+def _figure(size: tuple[float, float]):
+    """A figure on its own Agg canvas (no pyplot) and its one axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=100)
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()
+
+
+def _save(figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
 def plot_pr_curves(
     curves: Mapping[str, Curve], path: str | Path, title: str = "Precision-recall"
 ) -> Path:
     """Draw each named (recall, precision) curve on one axes and save it as a PNG at ``path``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     if not curves:
         raise ValueError("plot_pr_curves needs at least one curve")
-    figure = Figure(figsize=(5, 4), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    figure, axes = _figure((5, 4))
     for name, (recall, precision) in curves.items():
         axes.plot(recall, precision, marker="o", markersize=3, label=name)
     axes.set(xlabel="recall", ylabel="precision", title=title, xlim=(0, 1), ylim=(0, 1.02))
     axes.grid(alpha=0.3)
     axes.legend(loc="best")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    return path
+    return _save(figure, path)
+
+
+def plot_trial_curves(
+    curves: Mapping[str, Curve], path: str | Path, *, metric: str, best: str | None = None,
+    title: str = "Search trials",
+) -> Path:
+    """One line per trial: ``metric`` (y) against epoch (x); the ``best`` trial drawn bold."""
+    from matplotlib.ticker import MaxNLocator
+
+    if not curves:
+        raise ValueError("plot_trial_curves needs at least one trial")
+    figure, axes = _figure((6, 4))
+    for name, (epochs, values) in curves.items():
+        bold = name == best
+        axes.plot(epochs, values, marker="o", markersize=3, linewidth=2.5 if bold else 1,
+                  alpha=1.0 if bold or best is None else 0.6,
+                  label=f"{name} (best)" if bold else name)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs
+    axes.set(xlabel="epoch", ylabel=metric, title=title)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize="small")
+    return _save(figure, path)

@@ -320,8 +320,8 @@ def run_tags(manifest_path: str | Path | None = None,
 # --------------------------------------------------------------------------- reading runs
 
 DEFAULT_COLUMNS = ("run_name", "run_id", "status", "params.beta", "params.margin", "params.lam",
-                   "metrics.val_map_avg", "metrics.test_map_i2t", "metrics.test_map_t2i",
-                   "metrics.test_map_avg")
+                   "metrics.val_map_avg", "metrics.best_val_map_avg", "metrics.test_map_i2t",
+                   "metrics.test_map_t2i", "metrics.test_map_avg")
 _RUN_ID = re.compile(r"[0-9A-Za-z_-]+")
 
 

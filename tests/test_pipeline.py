@@ -18,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 
 from finelabel.config import load_config
-from finelabel.errors import DataError
+from finelabel.errors import DataError, FinelabelError
 from finelabel.stages.pairs import pairs_path
 from finelabel.stages.runner import STAGES, run_pipeline, tracked_stage
 from finelabel.tracking import find_child_runs
@@ -183,6 +183,60 @@ def test_a_failing_stage_marks_its_runs_failed(demo: dict, tmp_path: Path) -> No
     (prepare,) = find_child_runs(demo["uri"], parent.info.run_id)
     assert prepare.info.status == "FAILED" and "error.txt" in {
         a.path for a in client.list_artifacts(prepare.info.run_id)}
+
+
+def test_a_margin_search_records_every_trial_and_stops_a_poor_one_early(
+        demo: dict, tmp_path: Path, capsys) -> None:
+    """Two trials in turn: lr 1e-7 barely moves from its random start, so ASHA stops it after
+    epoch 1 (below the lr 1e-3 trial's epoch-1 score, the rung's cutoff)."""
+    from finelabel.cli import main
+    from finelabel.stages.tune import RESULTS_FILE, TUNE_DIR
+    from finelabel.train.checkpoint import META_FILE
+
+    space = tmp_path / "space.yaml"
+    space.write_text("space:\n  train.lr: {grid_search: [0.001, 1.0e-7]}\n"
+                     "  loss.beta: {uniform: [0.1, 0.5]}\n"
+                     "num_samples: 1\nmax_concurrent_trials: 1\ngrace_period: 1\n",
+                     encoding="utf-8")
+    assert main(["tune", "--config", str(CONFIGS / "demo.yaml"), "--out", str(demo["out"]),
+                 "--tracking-uri", demo["uri"], "--space", str(space), "--name", "lr",
+                 "--set", "train.epochs=3", "--set", "train.num_workers=1"]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((demo["out"] / TUNE_DIR / "lr" / RESULTS_FILE).read_text())
+    good, poor = summary["trials"]  # best first
+    assert good["params"]["train.lr"] == 0.001 and poor["params"]["train.lr"] == 1e-7
+    assert (good["epochs"], poor["epochs"]) == (3, 1)
+    assert good["best_score"] > poor["best_score"]
+    assert all(0.1 <= t["params"]["loss.beta"] <= 0.5 for t in summary["trials"])
+    assert summary["best"]["trial_id"] == good["trial_id"] and good["trial_id"] in printed
+    assert (Path(summary["best"]["model_dir"]) / META_FILE).is_file()
+    assert (demo["out"] / TUNE_DIR / "lr" / "trials.png").stat().st_size > 5_000
+
+    client = MlflowClient(demo["uri"])
+    search = client.get_run(summary["mlflow"]["run_id"])
+    assert search.info.status == "FINISHED" and search.data.tags["finelabel.stage"] == "tune"
+    assert search.data.metrics["best_val_map_avg"] == pytest.approx(good["best_score"])
+    assert {"results.json", "trials.png", "space.yaml", "best_model"} <= {
+        a.path for a in client.list_artifacts(search.info.run_id)}
+    runs = {r.info.run_name: r for r in find_child_runs(demo["uri"], search.info.run_id)}
+    assert set(runs) == {good["trial_id"], poor["trial_id"]}
+    for trial in (good, poor):
+        run = runs[trial["trial_id"]]
+        assert run.info.status == "FINISHED" and run.data.tags["finelabel.stage"] == "trial"
+        assert float(run.data.params["beta"]) == pytest.approx(trial["params"]["loss.beta"])
+        assert float(run.data.params["train.lr"]) == trial["params"]["train.lr"]
+        history = client.get_metric_history(run.info.run_id, "val_map_avg")
+        assert [m.step for m in history] == list(range(1, trial["epochs"] + 1))
+    assert runs[poor["trial_id"]].data.tags["stopped_early"] == "true"
+    assert runs[good["trial_id"]].data.tags["stopped_early"] == "false"
+
+
+def test_a_search_needs_labelled_pairs(tmp_path: Path) -> None:
+    from finelabel.stages.tune import tune_search
+
+    with pytest.raises(FinelabelError, match="no labelled pairs.*finelabel pipeline"):
+        tune_search(load_config(None), tmp_path, CONFIGS.parent.parent / "tune_spaces" /
+                    "margins.yaml")
 
 
 def test_compare_prints_runs_best_first(demo: dict, capsys) -> None:

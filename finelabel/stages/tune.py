@@ -1,0 +1,128 @@
+"""The tune stage: a Ray Tune search of the loss margins (or other train settings) on a run folder.
+
+It needs a pipeline's run folder: the prepared items and the labelled pairs, shared by every
+trial. It writes ``tune/<name>/`` (Tune's experiment, each trial's Ray Train run and best model,
+``results.json`` and ``trials.png``) and records one MLflow run for the search (stage tag
+``tune``) with a child run per trial. Finished trials stay recorded even if the search fails.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from finelabel.config import Config
+from finelabel.data.manifest import MANIFEST_NAME
+from finelabel.errors import FinelabelError
+from finelabel.plots import plot_trial_curves
+from finelabel.stages.label import LABELLED_DIR
+from finelabel.stages.pairs import pairs_path
+from finelabel.tracking import STAGE_TAG, Tracker, run_tags, stage_run
+from finelabel.tune.space import SearchSpec, check_against, load_search_spec
+
+TUNE_DIR = "tune"
+RESULTS_FILE = "results.json"
+PLOT_FILE = "trials.png"
+
+
+def default_search_name() -> str:
+    return time.strftime("search-%Y%m%d-%H%M%S")
+
+
+def search_params(spec: SearchSpec) -> dict[str, Any]:
+    """The search's own settings as MLflow params: ``space.loss.beta`` = ``{'uniform': [..]}``."""
+    settings = {k: v for k, v in spec.to_dict().items() if k != "space"}
+    return {**{f"space.{key}": dist for key, dist in spec.space.items()},
+            **{f"search.{key}": value for key, value in settings.items()}}
+
+
+def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
+                name: str | None = None) -> dict[str, Any]:
+    """Search ``space_path`` over the run folder ``out``; return the trials, best first."""
+    spec = load_search_spec(space_path)
+    check_against(spec, config, str(space_path))
+    out = Path(out).resolve()
+    pairs = pairs_path(out, LABELLED_DIR)
+    if not pairs.exists():
+        raise FinelabelError(f"{pairs}: no labelled pairs to search on; run the pipeline first "
+                             f"(finelabel pipeline --config C --out {out})")
+    search_dir = out / TUNE_DIR / (name or default_search_name())
+    if search_dir.exists():
+        raise FinelabelError(f"{search_dir}: a search of that name exists; pass another --name")
+    tracker = Tracker.from_config(config.tracking)
+    tags = run_tags(out / MANIFEST_NAME)
+    with stage_run(tracker, search_dir.name, tags={**tags, STAGE_TAG: "tune"}) as run_id:
+        tracker.log_config(run_id, config)
+        tracker.log_params(run_id, search_params(spec))
+        tracker.log_artifact(run_id, space_path)
+        summary = _search(config, spec, out, pairs, search_dir, tracker, run_id, tags)
+        _record(tracker, run_id, summary, search_dir)
+    return summary
+
+
+def _search(config: Config, spec: SearchSpec, out: Path, pairs: Path, search_dir: Path,
+            tracker: Tracker, run_id: str, tags: dict[str, str]) -> dict[str, Any]:
+    from finelabel.tune.search import make_tuner, summarise, trial_curves
+    from finelabel.tune.trial_runs import TrialRuns
+
+    trial_runs = TrialRuns(tracker, run_id, config, max_epochs=config.train.epochs, tags=tags)
+    tuner = make_tuner(config, spec, prepared_dir=out, pairs=pairs, search_dir=search_dir,
+                       callbacks=(trial_runs,))
+    grid = tuner.fit()
+    summary = summarise(grid, spec, search_dir)
+    summary["mlflow"] = {"tracking_uri": tracker.tracking_uri, "run_id": run_id}
+    (search_dir / RESULTS_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n",
+                                           encoding="utf-8")
+    curves = trial_curves(grid, spec.metric)
+    if curves:
+        labels = {t["trial_id"]: trial_label(t) for t in summary["trials"]}
+        best = labels[summary["best"]["trial_id"]] if summary["best"] else None
+        plot_trial_curves({labels.get(k, k): v for k, v in curves.items()},
+                          search_dir / PLOT_FILE, metric=spec.metric, best=best,
+                          title=f"{search_dir.name}: {len(curves)} trials")
+    return summary
+
+
+def trial_label(trial: dict[str, Any]) -> str:
+    """``00002 beta=0.107 margin=0.6``: the trial's number and values, for a legend."""
+    values = " ".join(f"{key.rsplit('.', 1)[-1]}={_short(value)}"
+                      for key, value in sorted(trial["params"].items()))
+    return f"{trial['trial_id'].rsplit('_', 1)[-1]} {values}"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _record(tracker: Tracker, run_id: str, summary: dict[str, Any], search_dir: Path) -> None:
+    """The search's outcome on its MLflow run; no trial finishing an epoch fails the search."""
+    tracker.log_artifact(run_id, search_dir / RESULTS_FILE)
+    if (search_dir / PLOT_FILE).is_file():
+        tracker.log_artifact(run_id, search_dir / PLOT_FILE)
+    failed = sum(t["status"] == "ERROR" for t in summary["trials"])
+    tracker.log_metrics(run_id, {"trials": len(summary["trials"]), "trials_failed": failed})
+    best = summary["best"]
+    if best is None:
+        raise FinelabelError(f"{search_dir}: no trial reported {summary['metric']}; "
+                             f"{failed} failed (see {search_dir / RESULTS_FILE})")
+    tracker.log_metrics(run_id, {f"best_{summary['metric']}": best["best_score"]})
+    tracker.set_tags(run_id, {"best_trial": best["trial_id"],
+                              **{f"best.{k}": v for k, v in best["params"].items()}})
+    tracker.log_artifact(run_id, best["model_dir"], "best_model")
+
+
+def format_trials(summary: dict[str, Any]) -> str:
+    """The trials as a text table, best first."""
+    keys = sorted({k for t in summary["trials"] for k in t["params"]})
+    header = ["trial", *keys, "epochs", summary["metric"], "status"]
+    rows = [[t["trial_id"], *(_cell(t["params"].get(k)) for k in keys), str(t["epochs"]),
+             _cell(t["best_score"]), t["status"]] for t in summary["trials"]]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths))
+                     for row in [header, *rows])
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,92 @@
+"""Run a Ray Tune search over the train stage and summarise its trials.
+
+Every trial trains on the same labelled pairs with its own values (``run_trial``); ASHA stops
+poor trials after ``grace_period`` epochs; the best trial is the one with the best validation
+score at any epoch, the same rule that keeps each trial's model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finelabel.config import Config
+from finelabel.tune.space import SearchSpec, param_space
+from finelabel.tune.trial import run_trial, trial_model_dir
+
+#: Tune's share of a CPU for a trial's driver; its Ray Train workers reserve their own.
+TRIAL_DRIVER_CPU = 0.1
+
+
+def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: Path, pairs: Path,
+               search_dir: Path, callbacks: tuple = ()):
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.search import BasicVariantGenerator
+
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, base=config, prepared_dir=str(prepared_dir),
+                             pairs=str(pairs), search_dir=str(search_dir)),
+        {"cpu": TRIAL_DRIVER_CPU})
+    scheduler = (ASHAScheduler(time_attr="epoch", max_t=config.train.epochs,
+                               grace_period=spec.grace_period,
+                               reduction_factor=spec.reduction_factor)
+                 if spec.grace_period else FIFOScheduler())
+    return tune.Tuner(
+        trainable,
+        param_space=param_space(spec),
+        tune_config=tune.TuneConfig(
+            metric=spec.metric, mode=spec.mode, num_samples=spec.num_samples,
+            max_concurrent_trials=spec.max_concurrent_trials, scheduler=scheduler,
+            search_alg=BasicVariantGenerator(random_state=spec.seed)),
+        run_config=tune.RunConfig(name=search_dir.name, storage_path=str(search_dir.parent),
+                                  callbacks=list(callbacks)),
+    )
+
+
+def summarise(grid, spec: SearchSpec, search_dir: Path) -> dict[str, Any]:
+    """Every trial (values, epochs run, best score, status) best first, and the best one."""
+    trials = [_trial_row(result, spec) for result in grid]
+    scored = [t for t in trials if t["best_score"] is not None]
+    sign = -1.0 if spec.mode == "max" else 1.0
+    ordered = sorted(scored, key=lambda t: sign * t["best_score"]) + [
+        t for t in trials if t["best_score"] is None]
+    if not scored:
+        return {"metric": spec.metric, "mode": spec.mode, "best": None, "trials": ordered}
+    best = ordered[0]
+    return {"metric": spec.metric, "mode": spec.mode, "trials": ordered,
+            "best": {**best, "model_dir": str(trial_model_dir(search_dir, best["trial_id"]))}}
+
+
+def _trial_row(result, spec: SearchSpec) -> dict[str, Any]:
+    history = result.metrics_dataframe
+    values = history[spec.metric].dropna() if history is not None and spec.metric in history \
+        else None
+    best_score = None
+    if values is not None and len(values):
+        best_score = float(values.max() if spec.mode == "max" else values.min())
+    metrics = result.metrics or {}
+    return {"trial_id": metrics.get("trial_id") or Path(result.path).name,
+            "params": {k: _plain(v) for k, v in (result.config or {}).items()},
+            "epochs": int(metrics.get("epoch", 0)), "best_score": best_score,
+            "status": "ERROR" if result.error else "DONE",
+            "error": str(result.error).strip().splitlines()[-1][:300] if result.error else None}
+
+
+def trial_curves(grid, metric: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Trial id -> (epochs, ``metric`` per epoch), for the plot."""
+    curves = {}
+    for result in grid:
+        history = result.metrics_dataframe
+        if history is None or metric not in history or "epoch" not in history:
+            continue
+        rows = history[["epoch", metric]].dropna()
+        trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
+        curves[trial_id] = (rows["epoch"].to_numpy(), rows[metric].to_numpy())
+    return curves
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

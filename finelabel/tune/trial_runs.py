@@ -1,0 +1,79 @@
+"""Record every Tune trial as an MLflow child run of the search's run, from the Tune driver.
+
+The driver is the only writer (SQLite stores take one at a time), and it sees every trial: its
+values, each epoch's metrics, how it ended. Each trial run carries the whole resolved config as
+params (``beta``, ``margin``, ``lam`` by name too), so ``finelabel compare`` and the MLflow UI
+put trials side by side with pipeline runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ray.tune import Callback
+
+from finelabel.config import Config
+from finelabel.tracking import STAGE_TAG, Tracker
+from finelabel.tune.trial import trial_config
+
+log = logging.getLogger(__name__)
+
+#: Result keys that are the training loop's own metrics (Tune adds its bookkeeping beside them).
+METRIC_PREFIXES = ("val_", "train_", "best_", "lr", "pairs_per_s")
+
+
+def trial_metrics(result: dict[str, Any]) -> dict[str, float]:
+    return {key: float(value) for key, value in result.items()
+            if key.startswith(METRIC_PREFIXES) and isinstance(value, (int, float))
+            and not isinstance(value, bool)}
+
+
+class TrialRuns(Callback):
+    """A Tune callback: one MLflow run per trial under ``parent_run_id``."""
+
+    def __init__(self, tracker: Tracker, parent_run_id: str, base: Config, *,
+                 max_epochs: int, tags: dict[str, str] | None = None) -> None:
+        self.tracker, self.parent_run_id, self.base = tracker, parent_run_id, base
+        self.max_epochs, self.tags = max_epochs, dict(tags or {})
+        self.runs: dict[str, str] = {}  # trial id -> MLflow run id
+
+    def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
+        if trial.trial_id in self.runs:  # a trial restarted after a failure keeps its run
+            return
+        run_id = self.tracker.start_run(trial.trial_id, parent_run_id=self.parent_run_id,
+                                        tags={STAGE_TAG: "trial", "trial_id": trial.trial_id,
+                                              **self.tags})
+        self.tracker.log_config(run_id, trial_config(self.base, trial.config))
+        self.runs[trial.trial_id] = run_id
+
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
+        run_id = self.runs.get(trial.trial_id)
+        if run_id is not None:
+            self.tracker.log_metrics(run_id, trial_metrics(result), step=int(result["epoch"]))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
+        run_id = self.runs.get(trial.trial_id)
+        if run_id is None:
+            return
+        epochs = int((trial.last_result or {}).get("epoch", 0))
+        self.tracker.set_tags(run_id, {"epochs_run": epochs,
+                                       "stopped_early": str(epochs < self.max_epochs).lower()})
+        self.tracker.end_run(run_id, "FINISHED")
+
+    def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
+        run_id = self.runs.get(trial.trial_id)
+        if run_id is None:
+            return
+        self.tracker.set_tags(run_id, {"error": _first_line(trial), "trial_path": trial.path})
+        self.tracker.end_run(run_id, "FAILED")
+
+
+def _first_line(trial) -> str:
+    """The trial's error, one line (Tune keeps the whole traceback in the trial folder)."""
+    try:
+        error = trial.get_pickled_error() or trial.get_error()
+    except Exception:  # noqa: BLE001 - the tag is a convenience; the folder has the rest
+        error = None
+    lines = [line for line in str(error or "").splitlines() if line.strip()]
+    return (lines[-1] if lines else "the trial failed; see its folder")[:500]
