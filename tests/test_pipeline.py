@@ -227,6 +227,9 @@ def test_a_margin_search_records_every_trial_and_stops_a_poor_one_early(
         assert float(run.data.params["train.lr"]) == trial["params"]["train.lr"]
         history = client.get_metric_history(run.info.run_id, "val_map_avg")
         assert [m.step for m in history] == list(range(1, trial["epochs"] + 1))
+    # max_concurrent_trials: 1 holds: the second trial started after the first ended.
+    first, second = sorted(runs.values(), key=lambda r: r.info.start_time)
+    assert first.info.end_time <= second.info.start_time
     assert runs[poor["trial_id"]].data.tags["stopped_early"] == "true"
     assert runs[good["trial_id"]].data.tags["stopped_early"] == "false"
 

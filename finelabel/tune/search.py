@@ -38,9 +38,10 @@ def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: Path, pairs: P
         trainable,
         param_space=param_space(spec),
         tune_config=tune.TuneConfig(
-            metric=spec.metric, mode=spec.mode, num_samples=spec.num_samples,
-            max_concurrent_trials=spec.max_concurrent_trials, scheduler=scheduler,
-            search_alg=BasicVariantGenerator(random_state=spec.seed)),
+            metric=spec.metric, mode=spec.mode, num_samples=spec.num_samples, scheduler=scheduler,
+            # The generator itself caps concurrency: Tune ignores max_concurrent_trials for it.
+            search_alg=BasicVariantGenerator(max_concurrent=spec.max_concurrent_trials,
+                                             random_state=spec.seed)),
         run_config=tune.RunConfig(name=search_dir.name, storage_path=str(search_dir.parent),
                                   callbacks=list(callbacks)),
     )
