@@ -182,6 +182,12 @@ class Tracker:
         """Mark the run ended: FINISHED, FAILED or KILLED."""
         self.client.set_terminated(run_id, status)
 
+    def reopen_run(self, run_id: str) -> None:
+        """RUNNING again, without the ``error`` tag of the failure that ended it."""
+        self.client.update_run(run_id, status="RUNNING")
+        if "error" in self.client.get_run(run_id).data.tags:
+            self.client.delete_tag(run_id, "error")
+
 
 def _get_or_create_experiment(client: Any, name: str, artifact_dir: Path | None) -> str:
     """The experiment's id; safe when another process creates it at the same time."""
@@ -236,8 +242,23 @@ def stage_run(tracker: Tracker, name: str, *, parent_run_id: str | None = None,
     """
     run_id = tracker.start_run(name, parent_run_id=parent_run_id,
                                tags={STAGE_TAG: name, **(tags or {})})
-    try:
+    with _ended(tracker, run_id):
         yield run_id
+
+
+@contextlib.contextmanager
+def resumed_run(tracker: Tracker, run_id: str) -> Iterator[str]:
+    """Reopen an ended run (RUNNING again, its old ``error`` tag removed); end it as
+    :func:`stage_run` does. For work that resumes where it stopped, in the same run."""
+    tracker.reopen_run(run_id)
+    with _ended(tracker, run_id):
+        yield run_id
+
+
+@contextlib.contextmanager
+def _ended(tracker: Tracker, run_id: str) -> Iterator[None]:
+    try:
+        yield
     except Exception as error:
         _record_failure(tracker, run_id, error)
         raise

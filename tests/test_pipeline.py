@@ -6,9 +6,11 @@ folder: resuming, a worker lost mid-run, a failing stage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +125,27 @@ def _train_workers() -> list[psutil.Process]:
             if "RayTrainWorker" in " ".join(p.cmdline() or [])]
 
 
+@contextlib.contextmanager
+def _train_worker_killed_when(ready: Callable[[], bool]) -> Iterator[list[int]]:
+    """Kill one Train worker of this session as soon as ``ready()``; yield the killed pids."""
+    killed: list[int] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not killed:
+            if ready():
+                victim = _train_workers()[-1]
+                victim.kill()
+                killed.append(victim.pid)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    yield killed
+    watcher.join(timeout=5)
+    assert killed, "the worker was never killed: the test did not exercise a failure"
+
+
 def _checkpoint_registrar(marks: Path):
     """A Ray Train callback that leaves a file for each checkpoint the controller registered.
 
@@ -148,23 +171,10 @@ def test_a_lost_worker_resumes_from_the_last_checkpoint(demo: dict, tmp_path: Pa
     job = TrainJob("dual", str(demo["out"]), str(tmp_path / "model"), config.model, config.loss,
                    train, config.eval)
     marks = tmp_path / "registered"
-    killed: list[int] = []
-
-    def kill_after_second_checkpoint() -> None:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and not killed:
-            if marks.is_dir() and len(list(marks.iterdir())) >= 2:
-                victim = _train_workers()[-1]
-                victim.kill()
-                killed.append(victim.pid)
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=kill_after_second_checkpoint, daemon=True)
-    watcher.start()
-    outcome = fit(job, pairs_path(demo["out"], "labelled"), storage_path=tmp_path / "ray_results",
-                  run_name="lost", callbacks=(_checkpoint_registrar(marks),))
-    watcher.join(timeout=5)
-    assert killed, "the worker was never killed: the test did not exercise a failure"
+    with _train_worker_killed_when(lambda: marks.is_dir() and len(list(marks.iterdir())) >= 2):
+        outcome = fit(job, pairs_path(demo["out"], "labelled"),
+                      storage_path=tmp_path / "ray_results", run_name="lost",
+                      callbacks=(_checkpoint_registrar(marks),))
     assert outcome.last_metrics["epoch"] == 6
     assert outcome.last_metrics["resumed_from"] >= 2  # restarted from a checkpoint, not from 0
 
@@ -232,6 +242,47 @@ def test_a_margin_search_records_every_trial_and_stops_a_poor_one_early(
     assert first.info.end_time <= second.info.start_time
     assert runs[poor["trial_id"]].data.tags["stopped_early"] == "true"
     assert runs[good["trial_id"]].data.tags["stopped_early"] == "false"
+
+
+def test_a_stopped_search_resumes_by_name_in_the_same_runs(demo: dict, tmp_path: Path) -> None:
+    """The trial's worker dies with no retries left, so the trial fails; running the search
+    again by name restarts it from its own latest checkpoint, in the same MLflow runs."""
+    from finelabel.stages.tune import STATE_FILE, TUNE_DIR, tune_search
+
+    space = tmp_path / "space.yaml"
+    space.write_text("space:\n  loss.beta: {grid_search: [0.3]}\nnum_samples: 1\n"
+                     "grace_period: 0\n", encoding="utf-8")
+    config = load_config(CONFIGS / "demo.yaml", [
+        f"tracking.tracking_uri={demo['uri']}", "train.epochs=4", "train.num_workers=1",
+        "train.max_failures=0"])
+    client = MlflowClient(demo["uri"])
+    state = demo["out"] / TUNE_DIR / "resume" / STATE_FILE
+
+    def epochs_recorded() -> int:
+        # Recorded in MLflow means Tune got the epoch, after Ray Train registered its checkpoint.
+        if not state.is_file():
+            return 0
+        trials = find_child_runs(demo["uri"], json.loads(state.read_text())["mlflow_run_id"])
+        return len(client.get_metric_history(trials[0].info.run_id, "val_map_avg")) if trials \
+            else 0
+
+    with _train_worker_killed_when(lambda: epochs_recorded() >= 2):
+        first = tune_search(config, demo["out"], space, name="resume")
+    (trial,) = first["trials"]
+    assert trial["status"] == "ERROR" and 2 <= trial["epochs"] < 4
+    search_id = first["mlflow"]["run_id"]
+    (run,) = find_child_runs(demo["uri"], search_id)
+    assert run.info.status == "FAILED" and run.data.tags["error"]
+
+    second = tune_search(config, demo["out"], tmp_path / "not-read-on-resume.yaml", name="resume")
+    (trial,) = second["trials"]
+    assert (trial["status"], trial["epochs"]) == ("DONE", 4)
+    assert second["mlflow"]["run_id"] == search_id
+    assert client.get_run(search_id).info.status == "FINISHED"
+    (again,) = find_child_runs(demo["uri"], search_id)
+    assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
+    assert "error" not in again.data.tags
+    assert client.get_metric_history(run.info.run_id, "resumed_from")[-1].value >= 2
 
 
 def test_a_search_needs_labelled_pairs(tmp_path: Path) -> None:

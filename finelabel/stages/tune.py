@@ -9,22 +9,27 @@ trial. It writes ``tune/<name>/`` (Tune's experiment, each trial's Ray Train run
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
-from finelabel.config import Config
+from finelabel.config import Config, build
 from finelabel.data.manifest import MANIFEST_NAME
 from finelabel.errors import FinelabelError
 from finelabel.plots import plot_trial_curves
 from finelabel.stages.label import LABELLED_DIR
 from finelabel.stages.pairs import pairs_path
-from finelabel.tracking import STAGE_TAG, Tracker, run_tags, stage_run
+from finelabel.tracking import STAGE_TAG, Tracker, resumed_run, run_tags, stage_run
 from finelabel.tune.space import SearchSpec, check_against, load_search_spec
 
 TUNE_DIR = "tune"
 RESULTS_FILE = "results.json"
+#: The search's MLflow run and spec, for resuming it.
+STATE_FILE = "search.json"
 PLOT_FILE = "trials.png"
+
+log = logging.getLogger(__name__)
 
 
 def default_search_name() -> str:
@@ -40,36 +45,66 @@ def search_params(spec: SearchSpec) -> dict[str, Any]:
 
 def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
                 name: str | None = None) -> dict[str, Any]:
-    """Search ``space_path`` over the run folder ``out``; return the trials, best first."""
-    spec = load_search_spec(space_path)
-    check_against(spec, config, str(space_path))
+    """Search ``space_path`` over the run folder ``out``; return the trials, best first.
+
+    Given the ``name`` of a search that stopped (interrupted, or with failed trials), resume it
+    instead: finished trials are kept, the others run again (each from its own latest Ray Train
+    checkpoint), in the same MLflow runs. The space it started with is kept.
+    """
     out = Path(out).resolve()
     pairs = pairs_path(out, LABELLED_DIR)
     if not pairs.exists():
         raise FinelabelError(f"{pairs}: no labelled pairs to search on; run the pipeline first "
                              f"(finelabel pipeline --config C --out {out})")
     search_dir = out / TUNE_DIR / (name or default_search_name())
-    if search_dir.exists():
-        raise FinelabelError(f"{search_dir}: a search of that name exists; pass another --name")
     tracker = Tracker.from_config(config.tracking)
-    tags = run_tags(out / MANIFEST_NAME)
-    with stage_run(tracker, search_dir.name, tags={**tags, STAGE_TAG: "tune"}) as run_id:
+    if search_dir.exists():
+        spec, run_id = _resumable(search_dir)
+        log.info("resuming search %s (MLflow run %s) with the space it started with",
+                 search_dir, run_id)
+        with resumed_run(tracker, run_id):
+            summary = _search(config, spec, out, pairs, search_dir, tracker, run_id, resume=True)
+            _record(tracker, run_id, summary, search_dir)
+        return summary
+    spec = load_search_spec(space_path)
+    check_against(spec, config, str(space_path))
+    with stage_run(tracker, search_dir.name,
+                   tags={**run_tags(out / MANIFEST_NAME), STAGE_TAG: "tune"}) as run_id:
+        search_dir.mkdir(parents=True)
+        (search_dir / STATE_FILE).write_text(json.dumps(
+            {"mlflow_run_id": run_id, "spec": spec.to_dict()}, indent=2) + "\n", encoding="utf-8")
         tracker.log_config(run_id, config)
         tracker.log_params(run_id, search_params(spec))
         tracker.log_artifact(run_id, space_path)
-        summary = _search(config, spec, out, pairs, search_dir, tracker, run_id, tags)
+        summary = _search(config, spec, out, pairs, search_dir, tracker, run_id, resume=False)
         _record(tracker, run_id, summary, search_dir)
     return summary
 
 
+def _resumable(search_dir: Path) -> tuple[SearchSpec, str]:
+    """The spec and MLflow run of the search in ``search_dir``, or an error saying what to do."""
+    from ray import tune
+
+    state = search_dir / STATE_FILE
+    if not state.is_file() or not tune.Tuner.can_restore(str(search_dir)):
+        raise FinelabelError(f"{search_dir}: exists but holds no search to resume; "
+                             "pass another --name")
+    saved = json.loads(state.read_text(encoding="utf-8"))
+    return build(SearchSpec, saved["spec"], str(state)), saved["mlflow_run_id"]
+
+
 def _search(config: Config, spec: SearchSpec, out: Path, pairs: Path, search_dir: Path,
-            tracker: Tracker, run_id: str, tags: dict[str, str]) -> dict[str, Any]:
-    from finelabel.tune.search import make_tuner, summarise, trial_curves
+            tracker: Tracker, run_id: str, *, resume: bool) -> dict[str, Any]:
+    from finelabel.tune.search import make_tuner, restore_tuner, summarise, trial_curves
     from finelabel.tune.trial_runs import TrialRuns
 
-    trial_runs = TrialRuns(tracker, run_id, config, max_epochs=config.train.epochs, tags=tags)
-    tuner = make_tuner(config, spec, prepared_dir=out, pairs=pairs, search_dir=search_dir,
-                       callbacks=(trial_runs,))
+    if resume:  # Tune restores its callbacks (the MLflow recorder included) with the search
+        tuner = restore_tuner(config, prepared_dir=out, pairs=pairs, search_dir=search_dir)
+    else:
+        trial_runs = TrialRuns(tracker, run_id, config, max_epochs=config.train.epochs,
+                               tags=run_tags(out / MANIFEST_NAME))
+        tuner = make_tuner(config, spec, prepared_dir=out, pairs=pairs, search_dir=search_dir,
+                           callbacks=(trial_runs,))
     grid = tuner.fit()
     summary = summarise(grid, spec, search_dir)
     summary["mlflow"] = {"tracking_uri": tracker.tracking_uri, "run_id": run_id}

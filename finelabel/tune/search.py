@@ -20,16 +20,22 @@ from finelabel.tune.trial import run_trial, trial_model_dir
 TRIAL_DRIVER_CPU = 0.1
 
 
+def _trainable(config: Config, prepared_dir: Path, pairs: Path, search_dir: Path):
+    from ray import tune
+
+    return tune.with_resources(
+        tune.with_parameters(run_trial, base=config, prepared_dir=str(prepared_dir),
+                             pairs=str(pairs), search_dir=str(search_dir)),
+        {"cpu": TRIAL_DRIVER_CPU})
+
+
 def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: Path, pairs: Path,
                search_dir: Path, callbacks: tuple = ()):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search import BasicVariantGenerator
 
-    trainable = tune.with_resources(
-        tune.with_parameters(run_trial, base=config, prepared_dir=str(prepared_dir),
-                             pairs=str(pairs), search_dir=str(search_dir)),
-        {"cpu": TRIAL_DRIVER_CPU})
+    trainable = _trainable(config, prepared_dir, pairs, search_dir)
     scheduler = (ASHAScheduler(time_attr="epoch", max_t=config.train.epochs,
                                grace_period=spec.grace_period,
                                reduction_factor=spec.reduction_factor)
@@ -45,6 +51,20 @@ def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: Path, pairs: P
         run_config=tune.RunConfig(name=search_dir.name, storage_path=str(search_dir.parent),
                                   callbacks=list(callbacks)),
     )
+
+
+def restore_tuner(config: Config, *, prepared_dir: Path, pairs: Path, search_dir: Path):
+    """The stopped search in ``search_dir``: unfinished and failed trials run again.
+
+    Resumed, not restarted: a restarted trial gets a new id, and with it a new Ray Train run
+    (starting over) and a new MLflow run. Trials report no Tune checkpoint, so a resumed trial
+    starts its function again and Ray Train, finding its run by the trial id, resumes from the
+    run's latest checkpoint.
+    """
+    from ray import tune
+
+    return tune.Tuner.restore(str(search_dir), _trainable(config, prepared_dir, pairs, search_dir),
+                              resume_unfinished=True, resume_errored=True)
 
 
 def summarise(grid, spec: SearchSpec, search_dir: Path) -> dict[str, Any]:

@@ -14,13 +14,13 @@ from typing import Any
 from ray.tune import Callback
 
 from finelabel.config import Config
-from finelabel.tracking import STAGE_TAG, Tracker
+from finelabel.tracking import STAGE_TAG, Tracker, find_child_runs
 from finelabel.tune.trial import trial_config
 
 log = logging.getLogger(__name__)
 
 #: Result keys that are the training loop's own metrics (Tune adds its bookkeeping beside them).
-METRIC_PREFIXES = ("val_", "train_", "best_", "lr", "pairs_per_s")
+METRIC_PREFIXES = ("val_", "train_", "best_", "lr", "pairs_per_s", "resumed_from")
 
 
 def trial_metrics(result: dict[str, Any]) -> dict[str, float]:
@@ -39,13 +39,23 @@ class TrialRuns(Callback):
         self.runs: dict[str, str] = {}  # trial id -> MLflow run id
 
     def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
-        if trial.trial_id in self.runs:  # a trial restarted after a failure keeps its run
+        run_id = self.runs.get(trial.trial_id) or self._recorded_run(trial.trial_id)
+        if run_id is not None:  # a trial restarted (or its search resumed) keeps its run
+            self.tracker.reopen_run(run_id)
+            self.runs[trial.trial_id] = run_id
             return
         run_id = self.tracker.start_run(trial.trial_id, parent_run_id=self.parent_run_id,
                                         tags={STAGE_TAG: "trial", "trial_id": trial.trial_id,
                                               **self.tags})
         self.tracker.log_config(run_id, trial_config(self.base, trial.config))
         self.runs[trial.trial_id] = run_id
+
+    def _recorded_run(self, trial_id: str) -> str | None:
+        """The run an earlier attempt of this search made for ``trial_id``, if any."""
+        for run in find_child_runs(self.tracker.tracking_uri, self.parent_run_id):
+            if run.info.run_name == trial_id:
+                return run.info.run_id
+        return None
 
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
         run_id = self.runs.get(trial.trial_id)
