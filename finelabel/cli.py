@@ -106,18 +106,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def print_rows(rows: list[dict]) -> None:
-    if not rows:
-        print("no runs")
-        return
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(_cell(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(_cell(row[c]).ljust(widths[c]) for c in columns))
+    from finelabel.text_table import format_rows
 
-
-def _cell(value) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    print(format_rows(rows) if rows else "no runs")
 
 
 def _read_results(out: str) -> dict:

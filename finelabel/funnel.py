@@ -73,4 +73,3 @@ class PrintSink:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-

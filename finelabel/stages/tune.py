@@ -20,6 +20,7 @@ from finelabel.errors import FinelabelError
 from finelabel.plots import plot_trial_curves
 from finelabel.stages.label import LABELLED_DIR
 from finelabel.stages.pairs import pairs_path
+from finelabel.text_table import format_rows
 from finelabel.tracking import STAGE_TAG, Tracker, resumed_run, run_tags, stage_run
 from finelabel.tune.space import SearchSpec, check_against, load_search_spec
 
@@ -51,6 +52,9 @@ def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
     instead: finished trials are kept, the others run again (each from its own latest Ray Train
     checkpoint), in the same MLflow runs. The space it started with is kept.
     """
+    from finelabel.tune.search import make_tuner, restore_tuner
+    from finelabel.tune.trial_runs import TrialRuns
+
     out = Path(out).resolve()
     pairs = pairs_path(out, LABELLED_DIR)
     if not pairs.exists():
@@ -63,22 +67,24 @@ def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
         log.info("resuming search %s (MLflow run %s) with the space it started with",
                  search_dir, run_id)
         with resumed_run(tracker, run_id):
-            summary = _search(config, spec, out, pairs, search_dir, tracker, run_id, resume=True)
-            _record(tracker, run_id, summary, search_dir)
-        return summary
+            # Tune restores its callbacks (the MLflow recorder included) with the search.
+            tuner = restore_tuner(config, prepared_dir=out, pairs=pairs, search_dir=search_dir)
+            return _search(tuner, spec, search_dir, tracker, run_id)
     spec = load_search_spec(space_path)
     check_against(spec, config, str(space_path))
-    with stage_run(tracker, search_dir.name,
-                   tags={**run_tags(out / MANIFEST_NAME), STAGE_TAG: "tune"}) as run_id:
+    tags = run_tags(out / MANIFEST_NAME)
+    with stage_run(tracker, search_dir.name, tags={**tags, STAGE_TAG: "tune"}) as run_id:
         search_dir.mkdir(parents=True)
         (search_dir / STATE_FILE).write_text(json.dumps(
             {"mlflow_run_id": run_id, "spec": spec.to_dict()}, indent=2) + "\n", encoding="utf-8")
         tracker.log_config(run_id, config)
         tracker.log_params(run_id, search_params(spec))
         tracker.log_artifact(run_id, space_path)
-        summary = _search(config, spec, out, pairs, search_dir, tracker, run_id, resume=False)
-        _record(tracker, run_id, summary, search_dir)
-    return summary
+        trial_runs = TrialRuns(tracker, run_id, config, max_epochs=config.train.epochs,
+                               tags=tags)
+        tuner = make_tuner(config, spec, prepared_dir=out, pairs=pairs, search_dir=search_dir,
+                           callbacks=(trial_runs,))
+        return _search(tuner, spec, search_dir, tracker, run_id)
 
 
 def _resumable(search_dir: Path) -> tuple[SearchSpec, str]:
@@ -93,18 +99,11 @@ def _resumable(search_dir: Path) -> tuple[SearchSpec, str]:
     return build(SearchSpec, saved["spec"], str(state)), saved["mlflow_run_id"]
 
 
-def _search(config: Config, spec: SearchSpec, out: Path, pairs: Path, search_dir: Path,
-            tracker: Tracker, run_id: str, *, resume: bool) -> dict[str, Any]:
-    from finelabel.tune.search import make_tuner, restore_tuner, summarise, trial_curves
-    from finelabel.tune.trial_runs import TrialRuns
+def _search(tuner, spec: SearchSpec, search_dir: Path, tracker: Tracker,
+            run_id: str) -> dict[str, Any]:
+    """Run the search; write its results and trials plot into ``search_dir``; record them."""
+    from finelabel.tune.search import summarise, trial_curves
 
-    if resume:  # Tune restores its callbacks (the MLflow recorder included) with the search
-        tuner = restore_tuner(config, prepared_dir=out, pairs=pairs, search_dir=search_dir)
-    else:
-        trial_runs = TrialRuns(tracker, run_id, config, max_epochs=config.train.epochs,
-                               tags=run_tags(out / MANIFEST_NAME))
-        tuner = make_tuner(config, spec, prepared_dir=out, pairs=pairs, search_dir=search_dir,
-                           callbacks=(trial_runs,))
     grid = tuner.fit()
     summary = summarise(grid, spec, search_dir)
     summary["mlflow"] = {"tracking_uri": tracker.tracking_uri, "run_id": run_id}
@@ -117,6 +116,7 @@ def _search(config: Config, spec: SearchSpec, out: Path, pairs: Path, search_dir
         plot_trial_curves({labels.get(k, k): v for k, v in curves.items()},
                           search_dir / PLOT_FILE, metric=spec.metric, best=best,
                           title=f"{search_dir.name}: {len(curves)} trials")
+    _record(tracker, run_id, summary, search_dir)
     return summary
 
 
@@ -151,13 +151,6 @@ def _record(tracker: Tracker, run_id: str, summary: dict[str, Any], search_dir: 
 def format_trials(summary: dict[str, Any]) -> str:
     """The trials as a text table, best first."""
     keys = sorted({k for t in summary["trials"] for k in t["params"]})
-    header = ["trial", *keys, "epochs", summary["metric"], "status"]
-    rows = [[t["trial_id"], *(_cell(t["params"].get(k)) for k in keys), str(t["epochs"]),
-             _cell(t["best_score"]), t["status"]] for t in summary["trials"]]
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths))
-                     for row in [header, *rows])
-
-
-def _cell(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return format_rows([{"trial": t["trial_id"], **{k: t["params"].get(k) for k in keys},
+                         "epochs": t["epochs"], summary["metric"]: t["best_score"],
+                         "status": t["status"]} for t in summary["trials"]])

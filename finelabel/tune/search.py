@@ -14,7 +14,7 @@ import numpy as np
 
 from finelabel.config import Config
 from finelabel.tune.space import SearchSpec, param_space
-from finelabel.tune.trial import run_trial, trial_model_dir
+from finelabel.tune.trial import error_summary, run_trial, trial_model_dir
 
 #: Tune's share of a CPU for a trial's driver; its Ray Train workers reserve their own.
 TRIAL_DRIVER_CPU = 0.1
@@ -88,12 +88,14 @@ def _trial_row(result, spec: SearchSpec) -> dict[str, Any]:
     best_score = None
     if values is not None and len(values):
         best_score = float(values.max() if spec.mode == "max" else values.min())
-    metrics = result.metrics or {}
-    return {"trial_id": metrics.get("trial_id") or Path(result.path).name,
+    return {"trial_id": _trial_id(result),
             "params": {k: _plain(v) for k, v in (result.config or {}).items()},
-            "epochs": int(metrics.get("epoch", 0)), "best_score": best_score,
-            "status": "ERROR" if result.error else "DONE",
-            "error": str(result.error).strip().splitlines()[-1][:300] if result.error else None}
+            "epochs": int((result.metrics or {}).get("epoch", 0)), "best_score": best_score,
+            "status": "ERROR" if result.error else "DONE", "error": error_summary(result.error)}
+
+
+def _trial_id(result) -> str:
+    return (result.metrics or {}).get("trial_id") or Path(result.path).name
 
 
 def trial_curves(grid, metric: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -104,8 +106,7 @@ def trial_curves(grid, metric: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if history is None or metric not in history or "epoch" not in history:
             continue
         rows = history[["epoch", metric]].dropna()
-        trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
-        curves[trial_id] = (rows["epoch"].to_numpy(), rows[metric].to_numpy())
+        curves[_trial_id(result)] = (rows["epoch"].to_numpy(), rows[metric].to_numpy())
     return curves
 
 

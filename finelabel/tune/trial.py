@@ -22,6 +22,12 @@ def trial_config(base: Config, params: Mapping[str, Any]) -> Config:
     return with_values(base, dict(params), where="trial")
 
 
+def error_summary(error: object, limit: int = 500) -> str | None:
+    """A trial's error as one line: the last of its message, where Ray puts the cause."""
+    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else None
+
+
 def trial_model_dir(search_dir: str | Path, trial_id: str) -> Path:
     """Where rank 0 of trial ``trial_id`` keeps its best model."""
     return Path(search_dir) / "models" / trial_id

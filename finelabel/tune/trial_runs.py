@@ -15,7 +15,7 @@ from ray.tune import Callback
 
 from finelabel.config import Config
 from finelabel.tracking import STAGE_TAG, Tracker, find_child_runs
-from finelabel.tune.trial import trial_config
+from finelabel.tune.trial import error_summary, trial_config
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +75,14 @@ class TrialRuns(Callback):
         run_id = self.runs.get(trial.trial_id)
         if run_id is None:
             return
-        self.tracker.set_tags(run_id, {"error": _first_line(trial), "trial_path": trial.path})
+        self.tracker.set_tags(run_id, {"error": _error_tag(trial), "trial_path": trial.path})
         self.tracker.end_run(run_id, "FAILED")
 
 
-def _first_line(trial) -> str:
+def _error_tag(trial) -> str:
     """The trial's error, one line (Tune keeps the whole traceback in the trial folder)."""
     try:
         error = trial.get_pickled_error() or trial.get_error()
     except Exception:  # noqa: BLE001 - the tag is a convenience; the folder has the rest
         error = None
-    lines = [line for line in str(error or "").splitlines() if line.strip()]
-    return (lines[-1] if lines else "the trial failed; see its folder")[:500]
+    return error_summary(error) or "the trial failed; see its folder"
