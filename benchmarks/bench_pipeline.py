@@ -11,7 +11,7 @@ own data with the real stages (``prepare``, ``make_pairs``) in a scratch run fol
    this process only; "compute alone" runs the same actor classes in this process, one thread,
    with no Ray. Target: >= 20,000 pairs/s.
 2. Ray Train, one worker (``make_trainer(...).fit()``) against the same loop in this process
-   (``pair_batch`` + ``train_epoch``, same model, batch size, fused Adam, learning-rate decay,
+   (``Task.batch`` + ``train_epoch``, same model, batch size, fused Adam, learning-rate decay,
    validation every epoch), at the same torch thread count. Steady state = the loop's own
    ``pairs_per_s`` over epochs 2.. (epoch 1 carries the dataset iterator's warm-up); the
    wall-clock ratio includes Ray Train's start-up, checkpoints and shutdown. Target: >= 0.9.
@@ -223,7 +223,8 @@ def prepare_run(args: Args, out: Path) -> dict[str, Any]:
     from finelabel.data.prepared import PreparedData
     from finelabel.stages.pairs import make_pairs
     from finelabel.stages.prepare import prepare
-    from finelabel.train.checkpoint import build_model, save_checkpoint
+    from finelabel.train.checkpoint import save_checkpoint
+    from finelabel.train.tasks import get_task
 
     config = load_bench_config(args, args.label_pairs)
     started = time.perf_counter()
@@ -234,7 +235,7 @@ def prepare_run(args: Args, out: Path) -> dict[str, Any]:
     pairs_s = time.perf_counter() - started
     data = PreparedData.load(out)
     torch.manual_seed(0)
-    model = build_model("siamese", config.model, data)
+    model = get_task("siamese").build_model(config.model, data)
     checkpoint = save_checkpoint(out / "siamese" / "random_model", model, task="siamese",
                                  cfg=config.model, data=data)
     return {"config": config, "data": data, "checkpoint": checkpoint, "manifest": manifest,
@@ -249,6 +250,7 @@ LABEL_PARTS = ["distinct_texts", "embed_texts", "score_pairs", "fit_hardness_bin
 
 def bench_label(args: Args, out: Path, prep: dict[str, Any]) -> dict[str, Any]:
     import finelabel.stages.label as label_stage
+    from finelabel.run_folder import RunFolder
 
     config, checkpoint = prep["config"], prep["checkpoint"]
     runs = []
@@ -268,14 +270,14 @@ def bench_label(args: Args, out: Path, prep: dict[str, Any]) -> dict[str, Any]:
     return {"runs": runs, "median": mid, "best": best,
             "floor": label_compute_floor(args, out, prep), "import_s": actor_import_seconds(),
             "n_texts": int(len(label_stage.distinct_texts(
-                label_stage.pairs_path(out, "train"))))}
+                RunFolder.at(out).pairs("train"))))}
 
 
 def actor_import_seconds() -> float:
     """What every fresh actor process pays before its constructor: importing the actor classes."""
     import subprocess
 
-    code = ("import time; t = time.perf_counter(); import finelabel.siamese_scoring; "
+    code = ("import time; t = time.perf_counter(); import finelabel.stages.label_actors; "
             "print(time.perf_counter() - t)")
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
                           text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -285,10 +287,11 @@ def actor_import_seconds() -> float:
 def label_compute_floor(args: Args, out: Path, prep: dict[str, Any]) -> dict[str, float]:
     """The actors' work without Ray: construct each class once, run every batch, one process."""
     import finelabel.stages.label as label_stage
-    from finelabel.siamese_scoring import PairScorer, TextEmbedder
+    from finelabel.run_folder import RunFolder
+    from finelabel.stages.label_actors import PairScorer, TextEmbedder
 
     config, checkpoint = prep["config"], prep["checkpoint"]
-    source = label_stage.pairs_path(out, "train")
+    source = RunFolder.at(out).pairs("train")
     ids = label_stage.distinct_texts(source)
     pairs = pq.read_table(source, columns=["text_idx", "image_idx", "positive"])
     batch = {name: pairs[name].to_numpy() for name in pairs.column_names}
@@ -357,11 +360,11 @@ class ThreadProbe:
 
 def training_pairs(out: Path, n: int) -> Path:
     """The first ``n`` labelled pairs (they carry ``hardness``) as their own Parquet folder."""
-    from finelabel.stages.label import LABELLED_DIR
-    from finelabel.stages.pairs import pairs_path, write_pairs
+    from finelabel.run_folder import RunFolder
+    from finelabel.stages.pairs import write_pairs
 
-    frame = pq.read_table(pairs_path(out, LABELLED_DIR)).slice(0, n).to_pandas()
-    path = pairs_path(out, "bench_train")
+    frame = pq.read_table(RunFolder.at(out).pairs("labelled")).slice(0, n).to_pandas()
+    path = out / "pairs" / "bench_train"
     write_pairs(frame, path)
     return path
 
@@ -381,10 +384,12 @@ def bench_ray(args: Args, out: Path, pairs: Path, workers: int, tag: str) -> dic
     work = out / "bench" / tag
     work.mkdir(parents=True, exist_ok=True)
     log_path, probe_path = work / "epochs.jsonl", work / "threads.jsonl"
-    job = TrainJob("dual", str(out), str(work / "model"), config.model, config.loss, train,
-                   config.eval)
+    job = TrainJob("dual", str(out), str(work / "model"), config.model, config.loss, train)
     started_at, started = time.time(), time.perf_counter()
-    trainer = make_trainer(job, pairs, storage_path=out / "ray_results", run_name=tag,
+    import ray.data
+
+    dataset = ray.data.read_parquet(str(pairs)).materialize()
+    trainer = make_trainer(job, dataset, storage_path=out / "ray_results", run_name=tag,
                            callbacks=(EpochLog.make(log_path),))
     trainer.train_loop_per_worker = ThreadProbe(probe_path, args.ray_threads)
     trainer.fit()
@@ -411,11 +416,13 @@ def bench_plain(args: Args, out: Path, pairs: Path, threads: int,
     materialised pairs: the worker's data path without the worker.
     """
     from finelabel.data.prepared import PreparedData
-    from finelabel.train.checkpoint import build_model
     from finelabel.train.job import TrainJob
     from finelabel.train.loop import batches as shard_batches
-    from finelabel.train.loop import shard_arrays, validate
-    from finelabel.train.steps import pair_batch, train_epoch
+    from finelabel.train.loop import shard_arrays
+    from finelabel.train.steps import train_epoch
+    from finelabel.train.tasks import get_task
+
+    task = get_task("dual")
 
     config, train = train_config(args, 1)
     with torch_threads(threads):
@@ -426,14 +433,14 @@ def bench_plain(args: Args, out: Path, pairs: Path, threads: int,
             import ray.data
 
             job = TrainJob("dual", str(out), str(out / "unused"), config.model, config.loss,
-                           train, config.eval)
+                           train)
             shard = ray.data.read_parquet(str(pairs)).materialize().streaming_split(1)[0]
         else:
             table = pq.read_table(pairs)
             table = table.slice(0, limit) if limit else table
             columns = {name: table[name].to_numpy() for name in table.column_names}
             n = table.num_rows
-        model = build_model("dual", config.model, data)
+        model = task.build_model(config.model, data)
         optimizer = torch.optim.Adam(model.parameters(), lr=train.lr, fused=True)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=train.lr_decay)
 
@@ -441,15 +448,15 @@ def bench_plain(args: Args, out: Path, pairs: Path, threads: int,
             order = np.random.default_rng(train.seed + epoch).permutation(n)
             for i in range(0, n, train.batch_size):
                 rows = order[i:i + train.batch_size]
-                yield pair_batch({k: v[rows] for k, v in columns.items()}, data, "dual")
+                yield task.batch({k: v[rows] for k, v in columns.items()}, data)
 
         epochs = []
         for epoch in range(train.epochs):
-            feed = (shard_batches(shard_arrays(shard), data, job, 1, epoch) if ray_shard
+            feed = (shard_batches(shard_arrays(shard), data, task, job, 1, epoch) if ray_shard
                     else in_memory(epoch))
             stats = train_epoch(model, feed, optimizer, config.loss, beta=config.loss.beta)
             scheduler.step()
-            validate(model, data, "dual", None)
+            task.validate(model, data)
             epochs.append({"epoch": epoch + 1, "pairs_per_s": stats["pairs_per_s"],
                            "train_s": stats["train_pairs"] / stats["pairs_per_s"]})
         wall = time.perf_counter() - started
@@ -463,9 +470,10 @@ def _ddp_worker(rank: int, world: int, init: str, args: Args, out: str, pairs: s
     from torch.nn.parallel import DistributedDataParallel
 
     from finelabel.data.prepared import PreparedData
-    from finelabel.train.checkpoint import build_model
-    from finelabel.train.loop import validate
-    from finelabel.train.steps import pair_batch, train_epoch
+    from finelabel.train.steps import train_epoch
+    from finelabel.train.tasks import get_task
+
+    task = get_task("dual")
 
     quiet_logs(args.verbose)
     torch.set_num_threads(args.threads)
@@ -475,7 +483,7 @@ def _ddp_worker(rank: int, world: int, init: str, args: Args, out: str, pairs: s
     data = PreparedData.load(out)
     table = pq.read_table(pairs)
     columns = {name: table[name].to_numpy() for name in table.column_names}
-    model = DistributedDataParallel(build_model("dual", config.model, data))
+    model = DistributedDataParallel(task.build_model(config.model, data))
     optimizer = torch.optim.Adam(model.parameters(), lr=train.lr, fused=True)
     per_worker = max(2, train.batch_size // world)
 
@@ -483,12 +491,12 @@ def _ddp_worker(rank: int, world: int, init: str, args: Args, out: str, pairs: s
         order = np.random.default_rng(train.seed + epoch).permutation(table.num_rows)[rank::world]
         for i in range(0, len(order), per_worker):
             rows = order[i:i + per_worker]
-            yield pair_batch({k: v[rows] for k, v in columns.items()}, data, "dual")
+            yield task.batch({k: v[rows] for k, v in columns.items()}, data)
 
     for epoch in range(train.epochs):
         stats = train_epoch(model, feed(epoch), optimizer, config.loss, beta=config.loss.beta)
         if rank == 0:
-            validate(model.module, data, "dual", None)
+            task.validate(model.module, data)
         dist.barrier()
         queue.put((rank, epoch, stats["train_pairs"], stats["train_pairs"] / stats["pairs_per_s"]))
     flat = torch.zeros(sum(p.numel() for p in model.parameters()))

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from finelabel.data.image_features import VGGFeatureExtractor
-from finelabel.data.synthetic_images import draw_image
+from finelabel.data.images.features import VGGFeatureExtractor
+from finelabel.data.synthetic.images import draw_image
 
 
 def write_images(folder: Path, count: int, size: int) -> np.ndarray:

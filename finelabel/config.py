@@ -6,6 +6,7 @@ the sections on. Unknown keys fail with the closest valid name, so a typo never 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from finelabel.errors import ConfigError
 
 LANGUAGES = ("en", "zh")
 IMAGE_SOURCES = ("features", "images")
+#: Input normalisation of fixed image features (``finelabel.models.feature_norm``).
+IMAGE_NORMS = ("standardize", "l2", "none")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -84,7 +87,6 @@ class DataConfig:
 class ImageConfig:
     """Image features extracted from JPEGs (used when ``data.image_source=images``)."""
 
-    backbone: str = "vgg19"
     #: ``imagenet`` (torchvision's weights API, or its cache), ``none`` (random), or a local file.
     weights: str = "imagenet"
     image_size: int = 224
@@ -140,7 +142,7 @@ class ModelConfig:
     image_norm: str = "standardize"
 
     def __post_init__(self) -> None:
-        _check_choice(self.image_norm, ("standardize", "l2", "none"), "model.image_norm")
+        _check_choice(self.image_norm, IMAGE_NORMS, "model.image_norm")
         _check(self.cheb_order >= 1, "model.cheb_order must be >= 1")
         _check(self.filters >= 1, "model.filters must be >= 1")
         _check(self.embed_dim >= 1, "model.embed_dim must be >= 1")
@@ -196,8 +198,15 @@ class TrainConfig:
         _check(self.num_workers >= 0, "train.num_workers must be >= 0")
 
 
-def _siamese_defaults() -> TrainConfig:
-    return TrainConfig(epochs=10)
+@dataclass
+class SiameseTrainConfig(TrainConfig):
+    """The siamese net's optimisation: as ``train``, but 10 epochs unless set.
+
+    A class of its own, so that setting one key (``--set siamese.lr=1e-3``) keeps the other
+    defaults of this section instead of falling back to the dual-path model's.
+    """
+
+    epochs: int = 10
 
 
 @dataclass
@@ -219,7 +228,6 @@ class EvalConfig:
     """Both evaluation protocols of DESIGN.md."""
 
     top_k: int = 100
-    chunk_size: int = 1024
 
     def __post_init__(self) -> None:
         _check(self.top_k >= 1, "eval.top_k must be >= 1")
@@ -244,7 +252,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     pairs: PairsConfig = field(default_factory=PairsConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    siamese: TrainConfig = field(default_factory=_siamese_defaults)
+    siamese: SiameseTrainConfig = field(default_factory=SiameseTrainConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     label: LabelConfig = field(default_factory=LabelConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -309,8 +317,6 @@ def build(cls: type, data: dict[str, Any] | None, where: str = "config") -> Any:
             kwargs[key] = build(hint, value, f"{where}.{key}")
         else:
             kwargs[key] = _coerce(value, hint, f"{where}.{key}")
-    if cls is Config and "siamese" not in kwargs:
-        kwargs["siamese"] = _siamese_defaults()
     try:
         return cls(**kwargs)
     except ConfigError as error:
@@ -355,15 +361,33 @@ def load_config(
     *,
     root: str | None = None,
 ) -> Config:
-    """Read ``path`` (or the defaults), apply ``--set`` overrides and ``--root``, validate."""
+    """Read ``path`` (or the defaults), apply ``--root`` and ``--set`` overrides, validate.
+
+    An error names where the wrong value came from: the file, or the ``--set`` that brought it
+    in (an override may also mend what the file alone lacks).
+    """
     tree = read_yaml(path) if path else {}
-    apply_overrides(tree, list(overrides))
     if root:
         tree.setdefault("data", {})["root"] = root
+    error, source = _problem(tree), str(path) if path else None
+    for text in overrides:
+        apply_overrides(tree, [text])
+        found = _problem(tree)
+        if found is not None and found != error:
+            source = f"--set {text}"
+        error = found
+    if error is not None:
+        raise ConfigError(f"{source}: {error}" if source else error)
+    return build(Config, tree)
+
+
+def _problem(tree: dict[str, Any]) -> str | None:
+    """What is wrong with a config tree, or None."""
     try:
-        return build(Config, tree)
+        build(Config, copy.deepcopy(tree))
     except ConfigError as error:
-        raise ConfigError(f"{path}: {error}" if path else str(error)) from None
+        return str(error)
+    return None
 
 
 def with_values(config: Config, values: dict[str, Any], where: str = "config") -> Config:

@@ -7,6 +7,7 @@ one line without a traceback.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,3 +94,52 @@ class ErrorPolicy:
 
     def summary(self) -> dict[str, int]:
         return dict(sorted(self.skipped.items()))
+
+
+#: How Ray prints an exception it carries only as text: ``finelabel.errors.DataError: ...``.
+_PRINTED_ERROR = re.compile(r"^\s*(?:\S+\s+)?finelabel\.errors\.(\w+): (.+)$", re.MULTILINE)
+
+
+def user_error(error: BaseException) -> FinelabelError | None:
+    """The :class:`FinelabelError` behind ``error``, however deep Ray wrapped it, or None.
+
+    Ray wraps an error raised in a task, an actor or a Train worker: as the cause of a
+    ``RayTaskError``, inside a ``TrainingFailedError``'s worker failures, or, for an actor
+    whose constructor failed, only as text in the message of an ``ActorDiedError``. The
+    causes are walked first; the text is the last resort.
+    """
+    seen: set[int] = set()
+    stack = [error]
+    texts = []
+    while stack:
+        current = stack.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, FinelabelError):
+            return _plain(current)
+        texts.append(str(current))
+        stack.extend(_causes(current))
+    for text in texts:
+        found = _PRINTED_ERROR.findall(text)
+        if found:
+            name, message = found[-1]
+            cls = {c.__name__: c for c in (ConfigError, DataError)}.get(name, FinelabelError)
+            return cls(message.strip())
+    return None
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """What Ray and Python link to ``error``: causes, contexts, per-worker failures."""
+    linked = [error.__cause__, error.__context__, getattr(error, "cause", None),
+              getattr(error, "controller_failure", None)]
+    failures = getattr(error, "worker_failures", None)
+    if isinstance(failures, dict):
+        linked.extend(failures.values())
+    return [e for e in linked if isinstance(e, BaseException)]
+
+
+def _plain(error: FinelabelError) -> FinelabelError:
+    """A RayTaskError doubles as its cause's class; hand back just the cause."""
+    cause = getattr(error, "cause", None)
+    return cause if isinstance(cause, FinelabelError) else error

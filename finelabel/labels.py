@@ -101,16 +101,3 @@ def fit_hardness_bins(similarity: ArrayLike, positive: ArrayLike, bins: int = 9)
         raise ValueError(f"bins must be >= 1, got {bins}")
     r, pos = _inputs(similarity, positive)
     return HardnessBins(_fit_polarity(r[pos], bins), _fit_polarity(r[~pos], bins))
-
-
-def hardness_bin_edges(
-    similarity: ArrayLike, positive: ArrayLike, bins: int = 9
-) -> dict[str, np.ndarray]:
-    """{"positive": (bins + 1,), "negative": (bins + 1,)} quantile edges; (0,) for an empty side."""
-    fitted = fit_hardness_bins(similarity, positive, bins)
-    return {"positive": fitted.positive.edges, "negative": fitted.negative.edges}
-
-
-def hardness_labels(similarity: ArrayLike, positive: ArrayLike, bins: int = 9) -> np.ndarray:
-    """(N,) float32 labels l in [0, 1] of N pairs: high = hard (see the module docstring)."""
-    return fit_hardness_bins(similarity, positive, bins).labels(similarity, positive)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from finelabel.config import SyntheticConfig
-from finelabel.data.synthetic import write_synthetic_dataset
+from finelabel.data.synthetic.dataset import write_synthetic_dataset
 
 # --- datasets: English Wikipedia and the built-in synthetic one (layout, texts, features) ---
 

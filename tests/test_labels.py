@@ -2,7 +2,17 @@ import numpy as np
 import pytest
 import torch
 
-from finelabel.labels import fit_hardness_bins, hardness_bin_edges, hardness_labels
+from finelabel.labels import fit_hardness_bins
+
+
+def hardness_labels(r, positive, bins: int = 9) -> np.ndarray:
+    """Labels as the label stage makes them: bins fitted on all pairs, then applied to them."""
+    return fit_hardness_bins(r, positive, bins).labels(r, positive)
+
+
+def hardness_bin_edges(r, positive, bins: int = 9) -> dict[str, np.ndarray]:
+    fitted = fit_hardness_bins(r, positive, bins)
+    return {"positive": fitted.positive.edges, "negative": fitted.negative.edges}
 
 
 def _random_pairs(n=501, seed=0):

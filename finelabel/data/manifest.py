@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-MANIFEST_NAME = "manifest.json"
+from finelabel.run_folder import write_json
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -35,18 +35,18 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> Path:
-    path = Path(out_dir) / MANIFEST_NAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+def write_manifest(path: Path, manifest: dict[str, Any]) -> Path:
+    """Write the manifest JSON at ``path`` (a run folder's ``manifest.json``), atomically."""
+    write_json(path, manifest)
     return path
 
 
-def read_manifest(out_dir: str | Path) -> dict[str, Any]:
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest at ``path``; a missing one says to run prepare."""
     from finelabel.errors import FinelabelError
 
-    path = Path(out_dir) / MANIFEST_NAME
+    path = Path(path)
     if not path.is_file():
-        raise FinelabelError(f"{path}: no manifest; run `finelabel prepare --out {out_dir}` first")
+        raise FinelabelError(f"{path}: no manifest; run `finelabel prepare --out "
+                             f"{path.parent}` first")
     return json.loads(path.read_text(encoding="utf-8"))

@@ -17,8 +17,10 @@ import scipy.sparse as sp
 import torch
 
 from finelabel.data.manifest import read_manifest
-from finelabel.data.word_graph import load_graph
+from finelabel.data.text.signals import csr_from_flat, csr_rows_to_dense
+from finelabel.data.text.word_graph import load_graph
 from finelabel.errors import FinelabelError
+from finelabel.run_folder import RunFolder
 
 SPLITS = ("train", "val", "test")
 
@@ -38,16 +40,15 @@ class PreparedData:
 
     @classmethod
     def load(cls, out_dir: str | Path) -> PreparedData:
-        root = Path(out_dir).resolve()
-        manifest = read_manifest(root)
-        items_dir = root / "items"
-        if not items_dir.is_dir():
-            raise FinelabelError(f"{items_dir}: no item shards; rerun `finelabel prepare`")
-        table = pq.read_table(items_dir, columns=["item_id", "label", "split", "word_idx",
-                                                   "word_count", "image_feature"])
+        folder = RunFolder.at(out_dir)
+        manifest = read_manifest(folder.manifest)
+        if not folder.items.is_dir():
+            raise FinelabelError(f"{folder.items}: no item shards; rerun `finelabel prepare`")
+        table = pq.read_table(folder.items, columns=["item_id", "label", "split", "word_idx",
+                                                     "word_count", "image_feature"])
         table = table.sort_by("item_id")
-        edge_index, num_nodes = load_graph(root / "graph.npz")
-        return cls(root, manifest, table["label"].to_numpy().astype(np.int64),
+        edge_index, num_nodes = load_graph(folder.graph)
+        return cls(folder.root, manifest, table["label"].to_numpy().astype(np.int64),
                    np.asarray(table["split"].to_pylist()),
                    _csr(table, num_nodes), _dense(table["image_feature"]), edge_index, num_nodes)
 
@@ -63,7 +64,7 @@ class PreparedData:
 
     def texts(self, item_ids: np.ndarray) -> torch.Tensor:
         """(B, |V|) dense word-count signals of the given items."""
-        return torch.from_numpy(self.text_signals[np.asarray(item_ids)].toarray())
+        return csr_rows_to_dense(self.text_signals, item_ids)
 
     def images(self, item_ids: np.ndarray) -> torch.Tensor:
         """(B, D) image features of the given items."""
@@ -72,10 +73,8 @@ class PreparedData:
 
 def _csr(table, num_nodes: int) -> sp.csr_matrix:
     lengths = pc.list_value_length(table["word_idx"]).to_numpy(zero_copy_only=False)
-    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    indices = pc.list_flatten(table["word_idx"]).to_numpy().astype(np.int32)
-    data = pc.list_flatten(table["word_count"]).to_numpy().astype(np.float32)
-    return sp.csr_matrix((data, indices, indptr), shape=(table.num_rows, num_nodes))
+    return csr_from_flat(lengths, pc.list_flatten(table["word_idx"]).to_numpy(),
+                         pc.list_flatten(table["word_count"]).to_numpy(), num_nodes)
 
 
 def _dense(column) -> np.ndarray:

@@ -5,8 +5,8 @@ text query ranks the database images (t2i); text k and image k share category k,
 vector serves the queries of both directions and one the database. The two protocols differ
 only in the database and in k:
 
-- ``test``: test queries against the test items, AP over the whole ranking (k = None);
-- ``train``: test queries against the training items, AP over the top ``top_k`` (100).
+- ``all``: test queries against the test items, AP over the whole ranking (k = None);
+- ``train_at_K``: test queries against the training items, AP over the top K (100).
 
 The caller scores the embeddings (this module never sees a model) and passes, per protocol,
 either full score matrices or :data:`~finelabel.metrics.ranking.ScoreRows` callables.
@@ -52,6 +52,15 @@ def cross_modal_map(
     return result
 
 
+#: The protocol name of test queries against the test set, over the whole ranking.
+ALL = "all"
+
+
+def train_protocol(top_k: int) -> str:
+    """The protocol name of test queries against the training set, AP over the top ``top_k``."""
+    return f"train_at_{top_k}"
+
+
 def retrieval_report(
     test: CrossModalScores,
     train: CrossModalScores | None = None,
@@ -59,14 +68,14 @@ def retrieval_report(
     top_k: int = 100,
     chunk_size: int = 256,
 ) -> dict[str, dict[str, float]]:
-    """{"test": {...}} (whole ranking) and, given ``train``, {"train": {...}} (AP@top_k)."""
-    report = {"test": cross_modal_map(test, None, chunk_size=chunk_size)}
+    """{"all": {...}} (whole ranking) and, given ``train``, {"train_at_K": {...}} (AP@top_k)."""
+    report = {ALL: cross_modal_map(test, None, chunk_size=chunk_size)}
     if train is not None:
-        report["train"] = cross_modal_map(train, top_k, chunk_size=chunk_size)
+        report[train_protocol(top_k)] = cross_modal_map(train, top_k, chunk_size=chunk_size)
     return report
 
 
-def flat_report(report: dict[str, dict[str, float]], prefix: str = "map") -> dict[str, float]:
-    """``{"map_test_i2t": ..., "map_train_avg": ...}``: one metric name per number."""
-    return {f"{prefix}_{protocol}_{name}": value
+def flat_report(report: dict[str, dict[str, float]], prefix: str = "test_map") -> dict[str, float]:
+    """One metric name per number: ``test_map_i2t`` for "all", ``test_map_train_at_100_i2t``..."""
+    return {f"{prefix}_{name}" if protocol == ALL else f"{prefix}_{protocol}_{name}": value
             for protocol, values in report.items() for name, value in values.items()}

@@ -2,7 +2,12 @@
 
 from finelabel.models.cheb_conv import StaticChebConv, scaled_laplacian
 from finelabel.models.dual_path import DualPathModel
-from finelabel.models.factory import build_dual_path, build_siamese, build_text_encoder
+from finelabel.models.factory import (
+    build_dual_path,
+    build_siamese,
+    build_text_encoder,
+    create_model,
+)
 from finelabel.models.image_encoder import ImageEncoder
 from finelabel.models.score_head import ScoreHead
 from finelabel.models.siamese import SiameseTextModel
@@ -18,5 +23,6 @@ __all__ = [
     "build_dual_path",
     "build_siamese",
     "build_text_encoder",
+    "create_model",
     "scaled_laplacian",
 ]

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from finelabel.config import IMAGE_NORMS
 from finelabel.resolver import resolve
-
-IMAGE_NORMS = ("standardize", "l2", "none")
 
 
 class FeatureStandardizer(nn.Module):

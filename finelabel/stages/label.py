@@ -18,9 +18,8 @@ import pyarrow.parquet as pq
 from finelabel.config import Config, LabelConfig
 from finelabel.data.manifest import read_manifest
 from finelabel.labels import HardnessBins, fit_hardness_bins
-from finelabel.stages.pairs import pairs_path, write_pairs
-
-LABELLED_DIR = "labelled"
+from finelabel.run_folder import RunFolder
+from finelabel.stages.pairs import write_pairs
 
 
 def _pool(cfg: LabelConfig):
@@ -42,7 +41,7 @@ def embed_texts(ids: np.ndarray, checkpoint: Path, prepared_dir: Path, cfg: Labe
     """(n_items, d) siamese embeddings; rows of items no pair uses stay zero."""
     import ray.data
 
-    from finelabel.siamese_scoring import TextEmbedder
+    from finelabel.stages.label_actors import TextEmbedder
 
     out = ray.data.from_numpy(ids).rename_columns({"data": "item_id"}).map_batches(
         TextEmbedder, fn_constructor_kwargs={"checkpoint_dir": str(checkpoint),
@@ -59,7 +58,7 @@ def score_pairs(path: Path, embeddings: np.ndarray, checkpoint: Path, cfg: Label
     import ray
     import ray.data
 
-    from finelabel.siamese_scoring import PairScorer
+    from finelabel.stages.label_actors import PairScorer
 
     # Not repartitioned: scoring 409,600 pairs is 0.2 s of compute, while a second actor costs
     # ~3 s of start-up. Measured: 11.3 s as read, 15.9 s in 2 blocks, 24.0 s in 2048-row blocks.
@@ -75,17 +74,17 @@ def with_hardness(batch: dict[str, np.ndarray], *, bins: HardnessBins) -> dict[s
 
 def label_pairs(config: Config, out_dir: str | Path, checkpoint: str | Path) -> dict[str, Any]:
     """Label ``pairs/train`` with siamese checkpoint ``checkpoint``; write ``pairs/labelled``."""
-    out, started = Path(out_dir), time.perf_counter()
-    source = pairs_path(out, "train")
-    n_items = int(sum(read_manifest(out)["counts"].values()))
-    embeddings = embed_texts(distinct_texts(source), Path(checkpoint), out, config.label,
+    folder, started = RunFolder.at(out_dir), time.perf_counter()
+    source = folder.pairs("train")
+    n_items = int(sum(read_manifest(folder.manifest)["counts"].values()))
+    embeddings = embed_texts(distinct_texts(source), Path(checkpoint), folder.root, config.label,
                              n_items)
     scored = score_pairs(source, embeddings, Path(checkpoint), config.label)
     frame = scored.select_columns(["similarity", "positive"]).to_pandas()
     bins = fit_hardness_bins(frame["similarity"].to_numpy(), frame["positive"].to_numpy(),
                              config.loss.bins)
     labelled = scored.map_batches(with_hardness, fn_kwargs={"bins": bins}, batch_format="numpy")
-    write_pairs(labelled, pairs_path(out, LABELLED_DIR))
+    write_pairs(labelled, folder.pairs("labelled"))
     return summary(frame, bins, time.perf_counter() - started)
 
 

@@ -8,7 +8,6 @@ error policy, carves the validation split, builds the vocabulary and the word gr
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,72 +19,73 @@ import pyarrow as pa
 
 from finelabel import __version__
 from finelabel.config import Config, save_config
-from finelabel.data.feature_matrix import check_rows, load_feature_matrix
-from finelabel.data.layout import count_data_lines, image_file, list_file, read_layout
+from finelabel.data.layout.feature_matrix import check_rows, load_feature_matrix
+from finelabel.data.layout.lists import (
+    CATEGORIES_FILE,
+    count_data_lines,
+    image_file,
+    list_file,
+    read_layout,
+)
+from finelabel.data.layout.records import PairRecord
 from finelabel.data.manifest import hash_inputs, write_manifest
-from finelabel.data.records import PairRecord
 from finelabel.data.splits import carve_validation
-from finelabel.data.text_batches import items_batch, tokenize_batch
-from finelabel.data.tokenize import get_tokenizer
-from finelabel.data.vocabulary import Vocabulary
-from finelabel.data.word_graph import graph_stats, knn_graph, save_graph
-from finelabel.data.word_vectors import make_word_vectors
+from finelabel.data.text.tokenize import get_tokenizer
+from finelabel.data.text.vocabulary import Vocabulary
+from finelabel.data.text.word_graph import graph_stats, knn_graph, save_graph
+from finelabel.data.text.word_vectors import make_word_vectors
 from finelabel.errors import DataError, ErrorPolicy
+from finelabel.run_folder import RunFolder, replacing
+from finelabel.stages.checks import check_dataset, dataset_root
+from finelabel.stages.prepare_batches import items_batch, tokenize_batch
 
 log = logging.getLogger(__name__)
 
-ITEMS_DIR = "items"
-GRAPH_FILE = "graph.npz"
-VOCAB_FILE = "vocab.tsv"
-CONFIG_FILE = "config.yaml"
-
-
 @dataclass
 class SourceData:
-    """What was read in the driver: categories, kept records and the input files."""
+    """What was read in the driver: categories, kept records and the list files."""
 
     root: Path
     layout_dir: Path
     categories: list[str]
     records: list[PairRecord]
-    inputs: list[Path]
+    lists: list[Path]
 
 
-def dataset_root(config: Config, out_dir: Path) -> Path:
-    """The dataset root; the synthetic dataset is generated under the output folder."""
-    if config.data.dataset == "synthetic":
-        from finelabel.data.synthetic import write_synthetic_dataset
-
-        root = out_dir / "source"
-        write_synthetic_dataset(root, config.data.synthetic, lang=config.data.lang,
-                                images=config.data.image_source == "images", features=True)
+def source_root(config: Config, folder: RunFolder) -> Path:
+    """The dataset root; the synthetic dataset is generated into the run folder."""
+    root = dataset_root(config)
+    if root is not None:
         return root
-    return Path(config.data.root).expanduser()
+    from finelabel.data.synthetic.dataset import write_synthetic_dataset
+
+    write_synthetic_dataset(folder.source, config.data.synthetic, lang=config.data.lang,
+                            images=config.data.image_source == "images", features=True)
+    return folder.source
 
 
-def read_source(config: Config, out_dir: Path, policy: ErrorPolicy) -> SourceData:
-    root = dataset_root(config, out_dir)
+def read_source(config: Config, folder: RunFolder, policy: ErrorPolicy) -> SourceData:
+    check_dataset(config)
+    root = source_root(config, folder)
     layout_dir = config.data.layout_path(root)
-    if not layout_dir.is_dir():
-        raise DataError("dataset folder not found", path=layout_dir, record_level=False,
-                        hint="pass the dataset root with --root (it holds "
-                             f"{config.data.layout_dir}/ and features/)")
     categories, records = read_layout(layout_dir, policy)
-    lists = [list_file(layout_dir, split) for split in ("train", "test")]
-    inputs = [layout_dir / "categories.list", *lists]
-    return SourceData(root, layout_dir, categories, records, inputs)
+    lists = [layout_dir / CATEGORIES_FILE, *(list_file(layout_dir, s) for s in ("train", "test"))]
+    return SourceData(root, layout_dir, categories, records, lists)
+
+
+def features_path(config: Config, source: SourceData) -> Path:
+    return source.root / config.data.features_file
 
 
 def matrix_features(config: Config, source: SourceData) -> np.ndarray:
     """(len(records), D) rows of the feature matrices, checked against the list files."""
-    path = source.root / config.data.features_file
+    path = features_path(config, source)
     keys = {"train": config.data.train_features_key, "test": config.data.test_features_key}
     matrices = {}
     for split, key in keys.items():
         matrix = load_feature_matrix(path, key)
         check_rows(matrix, count_data_lines(list_file(source.layout_dir, split)), path, key)
         matrices[split] = matrix
-    source.inputs.append(path)
     return np.stack([matrices[r.split][r.row] for r in source.records]).astype(np.float32)
 
 
@@ -97,6 +97,9 @@ def records_table(source: SourceData, features: np.ndarray | None) -> pa.Table:
         "image_id": [r.image_id for r in source.records],
         "label": np.array([r.label for r in source.records], dtype=np.int32),
         "split": [r.split for r in source.records],
+        "list_path": [r.list_path for r in source.records],
+        "line_no": np.array([r.line_no for r in source.records], dtype=np.int64),
+        "row": np.array([r.row for r in source.records], dtype=np.int64),
         "image_path": [""] * len(source.records),
     })
     table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -112,7 +115,8 @@ def attach_image_paths(source: SourceData, table: pa.Table, policy: ErrorPolicy)
     paths, found = [], []
     for record in source.records:
         try:
-            path = image_file(source.layout_dir, source.categories[record.label], record.image_id)
+            path = image_file(source.layout_dir, source.categories[record.label], record.image_id,
+                              record=record)
         except DataError as error:
             policy.handle(error)
             path = None
@@ -127,7 +131,7 @@ def extract_image_features(ds, config: Config):
     """Run VGG-19 fc7 over every JPEG on an actor pool (one model load per actor)."""
     import ray
 
-    from finelabel.data.image_features import VGGFeatureExtractor
+    from finelabel.data.images.features import VGGFeatureExtractor
 
     use_gpu = ray.cluster_resources().get("GPU", 0) > 0
     features = ds.map_batches(
@@ -174,36 +178,41 @@ def build_vocabulary(ds, assignment: dict[int, tuple], config: Config) -> tuple[
     return Vocabulary.from_corpus(corpus, config.text.min_freq), corpus
 
 
-def word_graph(vocab: Vocabulary, corpus: list, config: Config, inputs: list[Path]):
+def word_graph(vocab: Vocabulary, corpus: list, config: Config):
     """Word vectors (trained or read) and the symmetric k-NN graph over them."""
     vectors, missing = make_word_vectors(corpus, vocab, config.graph)
-    if config.graph.vectors != "word2vec":
-        inputs.append(Path(config.graph.vectors))
     return knn_graph(vectors, k=config.graph.k), missing
 
 
-def write_items(ds, assignment: dict, vocab: Vocabulary, out_dir: Path) -> None:
-    """Write the item shards to a temporary folder first, so a failure loses nothing old."""
+def write_items(ds, assignment: dict, vocab: Vocabulary, folder: RunFolder) -> None:
+    """Write the item shards; a failure leaves the old ones (if any) in place."""
     items = ds.map_batches(items_batch, batch_format="pandas",
-                              fn_kwargs={"vocab_index": vocab.word_to_index,
-                                         "assignment": assignment})
-    tmp = out_dir / (ITEMS_DIR + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    items.write_parquet(str(tmp), min_rows_per_file=4096)
-    final = out_dir / ITEMS_DIR
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.replace(final)
+                           fn_kwargs={"vocab_index": vocab.word_to_index,
+                                      "assignment": assignment})
+    with replacing(folder.items) as tmp:
+        items.write_parquet(str(tmp), min_rows_per_file=4096)
+
+
+def input_files(config: Config, source: SourceData, kept_rows: pd.DataFrame) -> list[Path]:
+    """Every file the prepared data was made from, to be hashed into the manifest."""
+    inputs = list(source.lists)
+    if config.data.image_source == "features":
+        inputs.append(features_path(config, source))
+    if config.graph.vectors != "word2vec":
+        inputs.append(Path(config.graph.vectors))
+    inputs += [Path(p) for p in kept_rows["text_path"] if p]
+    inputs += [Path(p) for p in kept_rows["image_path"] if p]
+    return inputs
 
 
 def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> dict[str, Any]:
-    """Prepare ``config``'s dataset into ``out_dir``; return the manifest."""
+    """Prepare ``config``'s dataset into the run folder ``out_dir``; return the manifest."""
     import ray
 
     started = time.perf_counter()
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder.at(out_dir).create()
     policy = ErrorPolicy(on_error)
-    source = read_source(config, out, policy)
+    source = read_source(config, folder, policy)
     from_matrix = config.data.image_source == "features"
     features = matrix_features(config, source) if from_matrix else None
     table = records_table(source, features)
@@ -225,14 +234,12 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
         raise DataError("no usable pairs left", path=source.layout_dir, record_level=False)
     assignment = assign_items(status, kept, config)
     vocab, corpus = build_vocabulary(ds, assignment, config)
-    edge_index, missing_vectors = word_graph(vocab, corpus, config, source.inputs)
-    write_items(ds, assignment, vocab, out)
-    save_graph(out / GRAPH_FILE, edge_index, len(vocab))
-    vocab.save(out / VOCAB_FILE)
-    save_config(config, out / CONFIG_FILE)
+    edge_index, missing_vectors = word_graph(vocab, corpus, config)
+    write_items(ds, assignment, vocab, folder)
+    save_graph(folder.graph, edge_index, len(vocab))
+    vocab.save(folder.vocab)
+    save_config(config, folder.config)
     kept_rows = status.set_index("rid").loc[kept]
-    source.inputs += [Path(p) for p in kept_rows["text_path"] if p]
-    source.inputs += [Path(p) for p in kept_rows["image_path"] if p]
     manifest = {
         "finelabel_version": __version__,
         "dataset": config.data.dataset,
@@ -249,9 +256,9 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
         "skipped_examples": dict(policy.examples),
         "seconds": round(time.perf_counter() - started, 2),
         "config": config.to_dict(),
-        "inputs": hash_inputs(source.inputs, source.root),
+        "inputs": hash_inputs(input_files(config, source, kept_rows), source.root),
     }
-    write_manifest(out, manifest)
+    write_manifest(folder.manifest, manifest)
     return manifest
 
 
@@ -263,6 +270,6 @@ def _split_counts(assignment: dict[int, tuple]) -> dict[str, int]:
 
 
 def _fc7_dim() -> int:
-    from finelabel.data.vgg import FC7_DIM  # torchvision only when JPEGs are used
+    from finelabel.data.images.vgg import FC7_DIM  # torchvision only when JPEGs are used
 
     return FC7_DIM

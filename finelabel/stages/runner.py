@@ -2,142 +2,170 @@
 
     prepare -> pairs -> siamese -> label -> train -> evaluate
 
-A stage reads and writes the run folder (``--out``); its MLflow run gets the stage's summary as
-metrics and its outputs as artifacts. In a pipeline, the stages are child runs of one parent.
-With ``loss.beta = 0`` (the predecessor's ablation) the siamese and label stages are skipped.
+Each stage function reads and writes the run folder and returns what it did; the runner alone
+records: a stage's :class:`StageOutcome` (numbers, files, tags) goes to its MLflow run. In a
+pipeline, the stages are child runs of one parent. With ``loss.beta = 0`` (the predecessor's
+ablation) the siamese and label stages are skipped.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from finelabel.config import Config
-from finelabel.data.manifest import MANIFEST_NAME
+from finelabel.metrics import flat_report
+from finelabel.run_folder import RunFolder, write_json
+from finelabel.stages.checks import check_stage_inputs
 from finelabel.tracking import Tracker, pipeline_run, run_tags, stage_run
 
 log = logging.getLogger(__name__)
 
 STAGES = ("prepare", "pairs", "siamese", "label", "train", "evaluate")
-RESULTS_FILE = "results.json"
 
 
 @dataclass
 class StageContext:
-    """What every stage gets: the config, the run folder and where to record."""
+    """What every stage gets: the config, the run folder and where it is recorded."""
 
     config: Config
-    out: Path
+    folder: RunFolder
     tracker: Tracker
     run_id: str
+    parent_run_id: str | None = None
     on_error: str = "fail"
 
-    def model_dir(self, task: str) -> Path:
-        return self.out / task / "model"
+    def mlflow(self) -> dict[str, str | None]:
+        """Where this stage is recorded, as written into the run folder's results."""
+        return {"tracking_uri": self.tracker.tracking_uri, "run_id": self.run_id,
+                "parent_run_id": self.parent_run_id}
 
 
-def _numbers(summary: dict[str, Any]) -> dict[str, float]:
+@dataclass
+class StageOutcome:
+    """What a stage did, for the runner to record: metrics, files, tags; ``report`` for the
+    caller (the manifest, the MAP table)."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: list[tuple[Path, str | None]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def numbers(summary: dict[str, Any]) -> dict[str, float]:
+    """The numeric entries of a summary (booleans and text left out)."""
     return {k: float(v) for k, v in summary.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def run_prepare(ctx: StageContext) -> dict[str, Any]:
+def run_prepare(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.prepare import prepare
 
-    manifest = prepare(ctx.config, ctx.out, on_error=ctx.on_error)
-    ctx.tracker.log_artifact(ctx.run_id, ctx.out / MANIFEST_NAME)
-    ctx.tracker.set_tags(ctx.run_id, run_tags(ctx.out / MANIFEST_NAME))
+    manifest = prepare(ctx.config, ctx.folder.root, on_error=ctx.on_error)
     counts = {f"{split}_items": n for split, n in manifest["counts"].items()}
     skipped = {f"skipped_{reason}": n for reason, n in manifest["skipped"].items()}
-    return {**counts, **skipped, "vocab_size": manifest["vocab_size"],
-            "graph_edges": manifest["graph"]["edges"], "seconds": manifest["seconds"]}
+    metrics = {**counts, **skipped, "vocab_size": manifest["vocab_size"],
+               "graph_edges": manifest["graph"]["edges"], "seconds": manifest["seconds"]}
+    return StageOutcome(numbers(metrics), [(ctx.folder.manifest, None)],
+                        run_tags(ctx.folder.manifest), manifest)
 
 
-def run_pairs(ctx: StageContext) -> dict[str, Any]:
+def run_pairs(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.pairs import make_pairs
 
-    return make_pairs(ctx.config, ctx.out)
+    summary = make_pairs(ctx.config, ctx.folder.root)
+    return StageOutcome(numbers(summary), report=summary)
 
 
-def _fit(ctx: StageContext, task: str, pairs: str) -> dict[str, Any]:
-    from finelabel.stages.pairs import pairs_path
+def _fit(ctx: StageContext, task: str, pairs: str) -> StageOutcome:
     from finelabel.train.job import TrainJob
     from finelabel.train.trainer import fit
 
     train = ctx.config.siamese if task == "siamese" else ctx.config.train
-    job = TrainJob(task, str(ctx.out), str(ctx.model_dir(task)), ctx.config.model,
-                   ctx.config.loss, train, ctx.config.eval, ctx.tracker.tracking_uri, ctx.run_id)
-    outcome = fit(job, pairs_path(ctx.out, pairs), storage_path=ctx.out / "ray_results",
+    job = TrainJob(task, str(ctx.folder.root), str(ctx.folder.model(task)), ctx.config.model,
+                   ctx.config.loss, train, ctx.tracker.tracking_uri, ctx.run_id)
+    outcome = fit(job, ctx.folder.pairs(pairs), storage_path=ctx.folder.ray_results,
                   run_name=task)
-    ctx.tracker.log_artifact(ctx.run_id, outcome.checkpoint, "model")
-    best = {f"best_{k}": v for k, v in _numbers(outcome.metrics).items() if k.startswith("val_")}
+    best = {f"best_{k}": v for k, v in numbers(outcome.metrics).items() if k.startswith("val_")}
     last = outcome.last_metrics
-    return {**best, "best_epoch": outcome.metrics.get("epoch", 0),
-            "last_epoch": last.get("epoch", 0), "resumed_from": last.get("resumed_from", 0)}
+    summary = {**best, "best_epoch": outcome.metrics.get("epoch", 0),
+               "last_epoch": last.get("epoch", 0), "resumed_from": last.get("resumed_from", 0)}
+    return StageOutcome(numbers(summary), [(outcome.checkpoint, "model")], report=summary)
 
 
-def run_siamese(ctx: StageContext) -> dict[str, Any]:
+def run_siamese(ctx: StageContext) -> StageOutcome:
     return _fit(ctx, "siamese", "siamese")
 
 
-def run_label(ctx: StageContext) -> dict[str, Any]:
+def run_label(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.label import label_pairs
 
-    summary = label_pairs(ctx.config, ctx.out, ctx.model_dir("siamese"))
-    ctx.tracker.log_dict(ctx.run_id, summary, "label_summary.json")
-    return summary
+    summary = label_pairs(ctx.config, ctx.folder.root, ctx.folder.model("siamese"))
+    summary_file = write_json(ctx.folder.label_summary, summary)
+    return StageOutcome(numbers(summary), [(summary_file, None)], report=summary)
 
 
-def run_train(ctx: StageContext) -> dict[str, Any]:
+def run_train(ctx: StageContext) -> StageOutcome:
     return _fit(ctx, "dual", "labelled" if ctx.config.loss.beta > 0 else "train")
 
 
-def run_evaluate(ctx: StageContext) -> dict[str, Any]:
+def run_evaluate(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.evaluate import evaluate
 
-    results = evaluate(ctx.config, ctx.out, ctx.model_dir("dual"),
-                       mlflow={"tracking_uri": ctx.tracker.tracking_uri, "run_id": ctx.run_id})
-    for name in (RESULTS_FILE, "pr_curves.png", "per_class_ap.json"):
-        ctx.tracker.log_artifact(ctx.run_id, ctx.out / name)
-    return flat_test_metrics(results)
+    results = evaluate(ctx.config, ctx.folder.root, ctx.folder.model("dual"))
+    results["mlflow"] = ctx.mlflow()
+    write_json(ctx.folder.results, results)
+    files = [ctx.folder.results, ctx.folder.pr_curves, ctx.folder.per_class_ap]
+    return StageOutcome(flat_report(results["test"]), [(f, None) for f in files], report=results)
 
 
-def flat_test_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """``test_map_i2t``... for the test-vs-test protocol, ``test_map_train_at_100_i2t``..."""
-    flat = {}
-    for protocol, values in results["test"].items():
-        prefix = "test_map" if protocol == "all" else f"test_map_{protocol}"
-        flat.update({f"{prefix}_{name}": value for name, value in values.items()})
-    return flat
-
-
-RUNNERS: dict[str, Callable[[StageContext], dict[str, Any]]] = {
+RUNNERS: dict[str, Callable[[StageContext], StageOutcome]] = {
     "prepare": run_prepare, "pairs": run_pairs, "siamese": run_siamese, "label": run_label,
     "train": run_train, "evaluate": run_evaluate,
 }
 
 
-def run_stage(ctx: StageContext, stage: str) -> dict[str, Any]:
-    """Run one stage inside ``ctx.run_id`` and record its numeric summary as metrics."""
-    log.info("stage %s: %s", stage, ctx.out)
-    summary = RUNNERS[stage](ctx)
-    ctx.tracker.log_metrics(ctx.run_id, _numbers(summary))
-    return summary
+def run_stage(ctx: StageContext, stage: str) -> StageOutcome:
+    """Run one stage inside ``ctx.run_id`` and record what it returns."""
+    log.info("stage %s: %s", stage, ctx.folder.root)
+    outcome = RUNNERS[stage](ctx)
+    record(ctx.tracker, ctx.run_id, outcome)
+    return outcome
+
+
+def record(tracker: Tracker, run_id: str, outcome: StageOutcome) -> None:
+    tracker.log_metrics(run_id, outcome.metrics)
+    for path, artifact_path in outcome.artifacts:
+        tracker.log_artifact(run_id, path, artifact_path)
+    if outcome.tags:
+        tracker.set_tags(run_id, outcome.tags)
+
+
+@dataclass
+class StageRun:
+    """A stage run on its own: what it did, its run folder and its MLflow run."""
+
+    outcome: StageOutcome
+    folder: RunFolder
+    run_id: str
+    tracking_uri: str
 
 
 def tracked_stage(config: Config, out: str | Path, stage: str, *, on_error: str = "fail",
-                  parent_run_id: str | None = None) -> dict[str, Any]:
+                  parent_run_id: str | None = None) -> StageRun:
     """One stage as its own MLflow run (the ``finelabel <stage>`` commands and jobs)."""
+    folder = RunFolder.at(out)
+    check_stage_inputs(config, folder.root, stage)
     tracker = Tracker.from_config(config.tracking)
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    folder.create()
     with stage_run(tracker, stage, parent_run_id=parent_run_id, tags=run_tags()) as run_id:
         tracker.log_config(run_id, config)
-        return run_stage(StageContext(config, out, tracker, run_id, on_error), stage)
+        ctx = StageContext(config, folder, tracker, run_id, parent_run_id, on_error)
+        outcome = run_stage(ctx, stage)
+    return StageRun(outcome, folder, run_id, tracker.tracking_uri)
 
 
 def pipeline_stages(config: Config) -> Sequence[str]:
@@ -146,27 +174,33 @@ def pipeline_stages(config: Config) -> Sequence[str]:
     return [stage for stage in STAGES if stage not in skip]
 
 
+@dataclass
+class PipelineResult:
+    """The evaluation of a pipeline's model and where everything is."""
+
+    results: dict[str, Any]
+    folder: RunFolder
+    parent_run_id: str
+    tracking_uri: str
+
+
 def run_pipeline(config: Config, out: str | Path, *, on_error: str = "fail",
-                 run_name: str | None = None) -> dict[str, Any]:
+                 run_name: str | None = None) -> PipelineResult:
     """All stages under one parent MLflow run; return the evaluation results."""
+    folder = RunFolder.at(out)
+    check_stage_inputs(config, folder.root, "prepare")
     tracker = Tracker.from_config(config.tracking)
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    with pipeline_run(tracker, run_name or out.name) as parent:
+    folder.create()
+    with pipeline_run(tracker, run_name or folder.root.name) as parent:
         tracker.log_config(parent, config)
+        outcomes = {}
         for stage in pipeline_stages(config):
             with stage_run(tracker, stage, parent_run_id=parent, tags=run_tags()) as run_id:
-                run_stage(StageContext(config, out, tracker, run_id, on_error), stage)
+                ctx = StageContext(config, folder, tracker, run_id, parent, on_error)
+                outcomes[stage] = run_stage(ctx, stage)
             if stage == "prepare":
-                tracker.set_tags(parent, run_tags(out / MANIFEST_NAME))
-        results = _results(out)
-        results["mlflow"]["parent_run_id"] = parent
-        (out / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        tracker.log_metrics(parent, flat_test_metrics(results))
-        tracker.log_artifact(parent, out / RESULTS_FILE)
-        tracker.log_artifact(parent, out / "pr_curves.png")
-    return results
-
-
-def _results(out: Path) -> dict[str, Any]:
-    return json.loads((out / RESULTS_FILE).read_text(encoding="utf-8"))
+                tracker.set_tags(parent, outcomes[stage].tags)
+        evaluation = outcomes["evaluate"]
+        record(tracker, parent, StageOutcome(evaluation.metrics,
+                                             [(folder.results, None), (folder.pr_curves, None)]))
+    return PipelineResult(evaluation.report, folder, parent, tracker.tracking_uri)

@@ -8,27 +8,34 @@ trial. It writes ``tune/<name>/`` (Tune's experiment, each trial's Ray Train run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from finelabel.config import Config, build
-from finelabel.data.manifest import MANIFEST_NAME
 from finelabel.errors import FinelabelError
-from finelabel.plots import plot_trial_curves
-from finelabel.stages.label import LABELLED_DIR
-from finelabel.stages.pairs import pairs_path
-from finelabel.text_table import format_rows
-from finelabel.tracking import STAGE_TAG, Tracker, resumed_run, run_tags, stage_run
+from finelabel.report.plots import plot_trial_curves
+from finelabel.report.tables import format_rows
+from finelabel.run_folder import RunFolder, write_json
+from finelabel.tracking import (
+    STAGE_TAG,
+    Tracker,
+    end_open_children,
+    resumed_run,
+    run_tags,
+    stage_run,
+)
 from finelabel.tune.space import SearchSpec, check_against, load_search_spec
 
-TUNE_DIR = "tune"
 RESULTS_FILE = "results.json"
 #: The search's MLflow run and spec, for resuming it.
 STATE_FILE = "search.json"
 PLOT_FILE = "trials.png"
+SIGINT_ENV = "TUNE_DISABLE_SIGINT_HANDLER"
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,18 @@ def search_params(spec: SearchSpec) -> dict[str, Any]:
             **{f"search.{key}": value for key, value in settings.items()}}
 
 
+def check_search(config: Config, out: str | Path, space_path: str | Path,
+                 name: str | None) -> SearchSpec:
+    """The search's spec, checked before Ray starts: the space file against the config, or,
+    for a search of that name that exists, that it can be resumed."""
+    search_dir = RunFolder.at(out).search(name) if name else None
+    if search_dir is not None and search_dir.exists():
+        return _resumable(search_dir)[0]
+    spec = load_search_spec(space_path)
+    check_against(spec, config, str(space_path))
+    return spec
+
+
 def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
                 name: str | None = None) -> dict[str, Any]:
     """Search ``space_path`` over the run folder ``out``; return the trials, best first.
@@ -55,12 +74,12 @@ def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
     from finelabel.tune.search import make_tuner, restore_tuner
     from finelabel.tune.trial_runs import TrialRuns
 
-    out = Path(out).resolve()
-    pairs = pairs_path(out, LABELLED_DIR)
+    folder = RunFolder.at(out)
+    pairs = folder.pairs("labelled")
     if not pairs.exists():
         raise FinelabelError(f"{pairs}: no labelled pairs to search on; run the pipeline first "
-                             f"(finelabel pipeline --config C --out {out})")
-    search_dir = out / TUNE_DIR / (name or default_search_name())
+                             f"(finelabel pipeline --config C --out {folder.root})")
+    search_dir = folder.search(name or default_search_name())
     tracker = Tracker.from_config(config.tracking)
     if search_dir.exists():
         spec, run_id = _resumable(search_dir)
@@ -68,22 +87,21 @@ def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
                  search_dir, run_id)
         with resumed_run(tracker, run_id):
             # Tune restores its callbacks (the MLflow recorder included) with the search.
-            tuner = restore_tuner(config, prepared_dir=out, pairs=pairs, search_dir=search_dir)
+            tuner = restore_tuner(config, prepared_dir=folder.root, pairs=pairs,
+                                  search_dir=search_dir)
             return _search(tuner, spec, search_dir, tracker, run_id)
-    spec = load_search_spec(space_path)
-    check_against(spec, config, str(space_path))
-    tags = run_tags(out / MANIFEST_NAME)
+    spec = check_search(config, folder.root, space_path, None)
+    tags = run_tags(folder.manifest)
     with stage_run(tracker, search_dir.name, tags={**tags, STAGE_TAG: "tune"}) as run_id:
         search_dir.mkdir(parents=True)
-        (search_dir / STATE_FILE).write_text(json.dumps(
-            {"mlflow_run_id": run_id, "spec": spec.to_dict()}, indent=2) + "\n", encoding="utf-8")
+        write_json(search_dir / STATE_FILE, {"mlflow_run_id": run_id, "spec": spec.to_dict()})
         tracker.log_config(run_id, config)
         tracker.log_params(run_id, search_params(spec))
         tracker.log_artifact(run_id, space_path)
         trial_runs = TrialRuns(tracker, run_id, config, max_epochs=config.train.epochs,
                                tags=tags)
-        tuner = make_tuner(config, spec, prepared_dir=out, pairs=pairs, search_dir=search_dir,
-                           callbacks=(trial_runs,))
+        tuner = make_tuner(config, spec, prepared_dir=folder.root, pairs=pairs,
+                           search_dir=search_dir, callbacks=(trial_runs,))
         return _search(tuner, spec, search_dir, tracker, run_id)
 
 
@@ -104,11 +122,17 @@ def _search(tuner, spec: SearchSpec, search_dir: Path, tracker: Tracker,
     """Run the search; write its results and trials plot into ``search_dir``; record them."""
     from finelabel.tune.search import summarise, trial_curves
 
-    grid = tuner.fit()
+    try:
+        with _interrupts_raise():
+            grid = tuner.fit()
+    except KeyboardInterrupt:
+        # Tune saved the search's state as it went; no trial is left RUNNING in MLflow.
+        end_open_children(tracker, run_id, "KILLED", "interrupted (Ctrl-C)")
+        raise
     summary = summarise(grid, spec, search_dir)
     summary["mlflow"] = {"tracking_uri": tracker.tracking_uri, "run_id": run_id}
-    (search_dir / RESULTS_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n",
-                                           encoding="utf-8")
+    summary["search_dir"] = str(search_dir)
+    write_json(search_dir / RESULTS_FILE, summary)
     curves = trial_curves(grid, spec.metric)
     if curves:
         labels = {t["trial_id"]: trial_label(t) for t in summary["trials"]}
@@ -118,6 +142,25 @@ def _search(tuner, spec: SearchSpec, search_dir: Path, tracker: Tracker,
                           title=f"{search_dir.name}: {len(curves)} trials")
     _record(tracker, run_id, summary, search_dir)
     return summary
+
+
+@contextlib.contextmanager
+def _interrupts_raise():
+    """Let Ctrl-C raise KeyboardInterrupt out of ``Tuner.fit``.
+
+    Tune's own handler would end the search quietly, report the unfinished trials as done and
+    print a ``Tuner.restore`` hint that is not how finelabel resumes (run again by --name).
+    Tune saves the search's state as it goes, so nothing is lost.
+    """
+    before = os.environ.get(SIGINT_ENV)
+    os.environ[SIGINT_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SIGINT_ENV, None)
+        else:
+            os.environ[SIGINT_ENV] = before
 
 
 def trial_label(trial: dict[str, Any]) -> str:

@@ -3,11 +3,15 @@
 A checkpoint is a folder: ``model.pt`` (weights of the unwrapped model), ``state.pt``
 (optimiser, scheduler, epoch, best validation MAP) and ``meta.json`` (task, model config, graph
 size, image dim, metrics). The word graph is not copied: it is rebuilt from the prepared data.
+Everything loads with ``weights_only=True``: a checkpoint never runs code, and a damaged or
+foreign one is refused with one line naming it.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +20,8 @@ from torch import nn
 
 from finelabel.config import ModelConfig, build
 from finelabel.data.prepared import PreparedData
-from finelabel.errors import FinelabelError
-from finelabel.models import build_dual_path, build_siamese
-from finelabel.models.feature_norm import image_normalizer
+from finelabel.errors import ConfigError, FinelabelError
+from finelabel.models import create_model
 
 MODEL_FILE, STATE_FILE, META_FILE = "model.pt", "state.pt", "meta.json"
 
@@ -26,16 +29,6 @@ MODEL_FILE, STATE_FILE, META_FILE = "model.pt", "state.pt", "meta.json"
 def unwrap(model: nn.Module) -> nn.Module:
     """The model inside a DistributedDataParallel wrapper (or the model itself)."""
     return getattr(model, "module", model)
-
-
-def build_model(task: str, cfg: ModelConfig, data: PreparedData) -> nn.Module:
-    """A fresh model; the dual path's image input is normalised with training statistics."""
-    if task == "siamese":
-        return build_siamese(cfg, data.edge_index, data.num_nodes)
-    model = build_dual_path(cfg, data.edge_index, data.num_nodes, data.image_dim)
-    norm = image_normalizer(cfg.image_norm, data.images(data.indices("train")))
-    model.image_encoder = nn.Sequential(norm, model.image_encoder)
-    return model
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, *, task: str, cfg: ModelConfig,
@@ -56,7 +49,37 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     meta_path = Path(path) / META_FILE
     if not meta_path.is_file():
         raise FinelabelError(f"{path}: not a finelabel checkpoint (no {META_FILE})")
-    return json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FinelabelError(f"{meta_path}: damaged checkpoint metadata ({error})") from None
+    if not isinstance(meta, dict) or not {"task", "model", "num_nodes"} <= set(meta):
+        raise FinelabelError(f"{meta_path}: not finelabel checkpoint metadata")
+    return meta
+
+
+def load_tensors(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)``; a damaged or foreign file is one clear error."""
+    if not path.is_file():
+        raise FinelabelError(f"{path}: missing from the checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError,
+            OSError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FinelabelError(f"{path}: not a readable checkpoint file, truncated or not saved "
+                             f"by finelabel ({first[:200]})") from None
+
+
+def load_weights(model: nn.Module, path: Path) -> nn.Module:
+    """Load ``model.pt`` weights into ``model``; weights of another architecture are refused."""
+    try:
+        unwrap(model).load_state_dict(load_tensors(path))
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise FinelabelError(f"{path}: the weights do not fit the model this checkpoint's "
+                             f"config builds ({first[:200]})") from None
+    return model
 
 
 def load_model(path: str | Path, data: PreparedData, *, task: str | None = None) -> nn.Module:
@@ -67,10 +90,17 @@ def load_model(path: str | Path, data: PreparedData, *, task: str | None = None)
     if meta["num_nodes"] != data.num_nodes:
         raise FinelabelError(f"{path}: trained on a graph of {meta['num_nodes']} words, but the "
                              f"prepared data has {data.num_nodes}; use the same prepared folder")
-    model = build_model(meta["task"], build(ModelConfig, meta["model"], "model"), data)
-    model.load_state_dict(torch.load(Path(path) / MODEL_FILE, map_location="cpu"))
-    return model.eval()
+    try:
+        cfg = build(ModelConfig, meta["model"], "model")
+    except ConfigError as error:
+        raise FinelabelError(f"{path}: {error}") from None
+    model = create_model(meta["task"], cfg, data)
+    return load_weights(model, Path(path) / MODEL_FILE).eval()
 
 
 def load_state(path: str | Path) -> dict[str, Any]:
-    return torch.load(Path(path) / STATE_FILE, map_location="cpu", weights_only=False)
+    """Optimiser, scheduler, epoch and best score of a training checkpoint."""
+    state = load_tensors(Path(path) / STATE_FILE)
+    if not isinstance(state, dict) or not {"optimizer", "scheduler", "epoch"} <= set(state):
+        raise FinelabelError(f"{Path(path) / STATE_FILE}: not a finelabel training state")
+    return state

@@ -10,10 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from finelabel.config import EvalConfig, LossConfig, ModelConfig, TrainConfig, build
-from finelabel.errors import ConfigError
-
-TASKS = ("siamese", "dual")
+from finelabel.config import LossConfig, ModelConfig, TrainConfig, build
+from finelabel.train.tasks import Task, get_task
 
 
 @dataclass
@@ -27,13 +25,14 @@ class TrainJob:
     model: ModelConfig
     loss: LossConfig
     train: TrainConfig
-    eval: EvalConfig
     tracking_uri: str | None = None
     mlflow_run_id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ConfigError(f"task must be one of {TASKS}, got {self.task!r}")
+        get_task(self.task)  # fails early, listing the tasks, on an unknown name
+
+    def training_task(self) -> Task:
+        return get_task(self.task)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -9,7 +9,6 @@ or a rerun of the same run name, continues after the latest one.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,17 +18,15 @@ import numpy as np
 import torch
 
 from finelabel.data.prepared import PreparedData
-from finelabel.evaluation import siamese_map, split_map
-from finelabel.funnel import MetricsFunnel, MlflowSink, PrintSink
+from finelabel.run_folder import replacing
 from finelabel.tracking import Tracker
-from finelabel.train.checkpoint import build_model, load_state, save_checkpoint, unwrap
+from finelabel.tracking.funnel import MetricsFunnel, MlflowSink, PrintSink
+from finelabel.train.checkpoint import MODEL_FILE, load_state, load_weights, save_checkpoint, unwrap
 from finelabel.train.job import TrainJob
-from finelabel.train.steps import PairBatch, pair_batch, train_epoch
+from finelabel.train.steps import PairBatch, train_epoch
+from finelabel.train.tasks import Task
 
 log = logging.getLogger(__name__)
-
-#: The metric that selects the best checkpoint, per task.
-SCORE_METRIC = {"siamese": "val_map_t2t", "dual": "val_map_avg"}
 
 
 class EpochReporter:
@@ -52,13 +49,6 @@ class EpochReporter:
         ray.train.report(metrics, checkpoint=checkpoint)
 
 
-def validate(model: torch.nn.Module, data: PreparedData, task: str,
-             device: torch.device) -> dict[str, float]:
-    if task == "siamese":
-        return {f"val_map_{k}": v for k, v in siamese_map(model, data, device=device).items()}
-    return {f"val_map_{k}": v for k, v in split_map(model, data, "val", device=device).items()}
-
-
 def shard_arrays(shard) -> dict[str, np.ndarray]:
     """This worker's whole shard of pairs as columns, read once.
 
@@ -71,26 +61,27 @@ def shard_arrays(shard) -> dict[str, np.ndarray]:
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
-def batches(pairs: dict[str, np.ndarray], data: PreparedData, job: TrainJob, world_size: int,
-            epoch: int) -> Iterator[PairBatch]:
+def batches(pairs: dict[str, np.ndarray], data: PreparedData, task: Task, job: TrainJob,
+            world_size: int, epoch: int) -> Iterator[PairBatch]:
     """This worker's pairs for one epoch, in a permutation seeded by the epoch."""
     per_worker = max(2, job.train.batch_size // max(world_size, 1))
     count = len(next(iter(pairs.values()))) if pairs else 0
     order = np.random.default_rng(job.train.seed + epoch).permutation(count)
     for start in range(0, count, per_worker):
         rows = order[start:start + per_worker]
-        yield pair_batch({name: column[rows] for name, column in pairs.items()}, data, job.task)
+        yield task.batch({name: column[rows] for name, column in pairs.items()}, data)
+
+
+def seed_epoch(seed: int, epoch: int, rank: int) -> None:
+    """Seed dropout for (epoch, rank): a resumed run redraws exactly what it would have."""
+    torch.manual_seed(seed * 1_000_003 + epoch * 1009 + rank)
 
 
 def keep_best(job: TrainJob, model: torch.nn.Module, data: PreparedData,
               metrics: dict[str, float]) -> None:
-    """Replace ``job.model_dir`` with this epoch's model, through a temporary sibling folder."""
-    final = Path(job.model_dir)
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, metrics=metrics)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.replace(final)
+    """Replace ``job.model_dir`` with this epoch's model, atomically."""
+    with replacing(job.model_dir) as tmp:
+        save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, metrics=metrics)
 
 
 def _restore(model, optimizer, scheduler) -> tuple[int, float]:
@@ -102,7 +93,7 @@ def _restore(model, optimizer, scheduler) -> tuple[int, float]:
         return 0, -np.inf
     with checkpoint.as_directory() as path:
         state = load_state(path)
-        unwrap(model).load_state_dict(torch.load(f"{path}/model.pt", map_location="cpu"))
+        load_weights(model, Path(path) / MODEL_FILE)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     log.info("resuming after epoch %d", state["epoch"])
@@ -115,34 +106,36 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     import ray.train.torch
 
     job = TrainJob.from_dict(loop_config)
+    task = job.training_task()
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    torch.manual_seed(job.train.seed)
+    torch.manual_seed(job.train.seed)  # the same initial weights on every rank and every run
     data = PreparedData.load(job.prepared_dir)
-    model = ray.train.torch.prepare_model(build_model(job.task, job.model, data))
+    model = ray.train.torch.prepare_model(task.build_model(job.model, data))
     device = ray.train.torch.get_device()
     # Fused Adam: one kernel over all parameters, ~0.63 of the FLOP bound vs 0.39 for the loop.
     optimizer = torch.optim.Adam(model.parameters(), lr=job.train.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=job.train.lr_decay)
     start, best = _restore(model, optimizer, scheduler)
-    beta = job.loss.beta if job.task == "dual" else 0.0
+    beta = task.beta(job.loss)
     reporter = EpochReporter(job, rank)
     pairs = shard_arrays(ray.train.get_dataset_shard("train"))
     for epoch in range(start, job.train.epochs):
-        stats = train_epoch(model, batches(pairs, data, job, world, epoch), optimizer, job.loss,
-                            beta=beta, device=device)
+        seed_epoch(job.train.seed, epoch, rank)
+        stats = train_epoch(model, batches(pairs, data, task, job, world, epoch), optimizer,
+                            job.loss, beta=beta, device=device)
         metrics = {"epoch": epoch + 1, "resumed_from": start, "lr": optimizer.param_groups[0]["lr"],
                    **stats}
         scheduler.step()
         if rank != 0:
             reporter.report(metrics, epoch + 1, None)
             continue
-        metrics.update(validate(unwrap(model), data, job.task, device))
-        score = metrics[SCORE_METRIC[job.task]]
+        metrics.update(task.validate(unwrap(model), data, device))
+        score = metrics[task.selection_metric]
         if score > best:
             best = score
             keep_best(job, model, data, metrics)
-        metrics["best_" + SCORE_METRIC[job.task]] = best
+        metrics["best_" + task.selection_metric] = best
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "epoch": epoch + 1, "best": best}
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,21 +1,20 @@
 """One training epoch over pair batches: no Ray here, so the step runs (and is tested) anywhere.
 
-The Ray loop feeds batches of item ids from its dataset shard; :func:`pair_batch` looks the
-items up in memory (texts as word-count signals, images as fixed features).
+The Ray loop feeds batches of item ids from its dataset shard; its task
+(:mod:`finelabel.train.tasks`) looks the items up in memory (texts as word-count signals,
+images as fixed features).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from finelabel.config import LossConfig
-from finelabel.data.prepared import PreparedData
 from finelabel.losses import global_loss
 
 
@@ -34,16 +33,6 @@ class PairBatch:
         hardness = None if self.hardness is None else self.hardness.to(device)
         return PairBatch(self.left.to(device), self.right.to(device),
                          self.positive.to(device), hardness)
-
-
-def pair_batch(batch: Mapping[str, np.ndarray], data: PreparedData, task: str) -> PairBatch:
-    """Look up a batch of pairs (``text_idx``, ``image_idx``, ``positive``[, ``hardness``])."""
-    left = data.texts(batch["text_idx"])
-    right = data.images(batch["image_idx"]) if task == "dual" else data.texts(batch["image_idx"])
-    hardness = batch.get("hardness")
-    positive = torch.from_numpy(np.array(batch["positive"], dtype=bool))  # a writable copy
-    return PairBatch(left, right, positive, None if hardness is None
-                     else torch.from_numpy(np.array(hardness, dtype=np.float32)))
 
 
 def train_epoch(model: nn.Module, batches: Iterable[PairBatch], optimizer: torch.optim.Optimizer,

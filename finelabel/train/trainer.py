@@ -6,6 +6,7 @@ same output folder resumes from the latest checkpoint instead of starting over.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 from finelabel.errors import FinelabelError
 from finelabel.train.checkpoint import META_FILE, read_meta
 from finelabel.train.job import TrainJob
-from finelabel.train.loop import SCORE_METRIC, train_loop_per_worker
+from finelabel.train.loop import train_loop_per_worker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,35 +28,94 @@ class FitOutcome:
     last_metrics: dict[str, Any]
 
 
-def make_trainer(job: TrainJob, pairs_path: Path, *, storage_path: Path, run_name: str,
+#: Times Ray Train retries placing a worker group that does not fit, before the run fails
+#: (each wait is ``RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S``, 60 s by default). Ray's own default
+#: is to retry forever, which turns a search that asks for more than exists into a hang.
+STARTUP_RETRIES = 2
+
+
+def make_trainer(job: TrainJob, pairs, *, storage_path: Path, run_name: str,
                  callbacks: tuple = ()):
-    import ray.data
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    """A TorchTrainer for ``job`` over the materialised ``pairs`` dataset."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig
     from ray.train.torch import TorchTrainer
 
-    checkpoints = CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=SCORE_METRIC[job.task],
+    metric = job.training_task().selection_metric
+    checkpoints = CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=metric,
                                    checkpoint_score_order="max")  # the best, plus the latest
+    failures = FailureConfig(max_failures=job.train.max_failures,
+                             controller_failure_limit=STARTUP_RETRIES)
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=job.to_dict(),
-        scaling_config=ScalingConfig(num_workers=job.train.num_workers, use_gpu=job.train.use_gpu),
+        scaling_config=scaling_config(job),
         run_config=RunConfig(name=run_name, storage_path=str(storage_path),
-                             checkpoint_config=checkpoints,
-                             failure_config=FailureConfig(max_failures=job.train.max_failures),
+                             checkpoint_config=checkpoints, failure_config=failures,
                              callbacks=list(callbacks)),
-        # Materialised: pairs are small, and read tasks competing with the workers for CPUs
-        # can stall a full cluster. Each epoch then only re-splits the blocks in memory.
-        datasets={"train": ray.data.read_parquet(str(pairs_path)).materialize()},
+        datasets={"train": pairs},
     )
+
+
+def scaling_config(job: TrainJob):
+    from ray.train import ScalingConfig
+
+    return ScalingConfig(num_workers=job.train.num_workers, use_gpu=job.train.use_gpu)
 
 
 def fit(job: TrainJob, pairs_path: Path, *, storage_path: Path, run_name: str,
         callbacks: tuple = ()) -> FitOutcome:
-    """Train (or resume); the best model by validation MAP is in ``job.model_dir``."""
-    trainer = make_trainer(job, pairs_path, storage_path=storage_path, run_name=run_name,
-                           callbacks=callbacks)
-    result = trainer.fit()
+    """Train (or resume); the best model by validation MAP is in ``job.model_dir``.
+
+    Ray Train restarts lost workers itself (``train.max_failures``). A failure it charges to its
+    controller instead (a worker dying while the controller talks to it, under load) ends the
+    run there; it is resumed here from the latest checkpoint, within the same budget. A worker
+    group that cannot be placed fails with a line that says what was asked and what is free.
+    """
+    import ray.data
+    from ray.train import ControllerError
+
+    # Materialised: pairs are small, and read tasks competing with the workers for CPUs can
+    # stall a full cluster. Each epoch then only re-splits the blocks in memory.
+    pairs = ray.data.read_parquet(str(pairs_path)).materialize()
+    retries_left = job.train.max_failures
+    while True:
+        trainer = make_trainer(job, pairs, storage_path=storage_path, run_name=run_name,
+                               callbacks=callbacks)
+        try:
+            result = trainer.fit()
+            break
+        except ControllerError as error:
+            if _startup_timed_out(error):
+                raise FinelabelError(unschedulable_message(job)) from error
+            if retries_left <= 0:
+                raise
+            retries_left -= 1
+            log.warning("run %s: Ray Train's controller failed (%s); resuming from the latest "
+                        "checkpoint, %d retries left", run_name, _first_line(error), retries_left)
     model_dir = Path(job.model_dir)
     if not (model_dir / META_FILE).is_file():
         raise FinelabelError(f"{model_dir}: training kept no model (no epoch was validated)")
     return FitOutcome(model_dir, read_meta(model_dir)["metrics"], dict(result.metrics or {}))
+
+
+def _startup_timed_out(error: BaseException) -> bool:
+    from ray.train.v2._internal.exceptions import WorkerGroupStartupTimeoutError
+
+    return isinstance(getattr(error, "controller_failure", None), WorkerGroupStartupTimeoutError)
+
+
+def unschedulable_message(job: TrainJob) -> str:
+    """What could not be scheduled, and what the cluster has free."""
+    import ray
+
+    per_worker = scaling_config(job)._resources_per_worker_not_none
+    free, total = ray.available_resources(), ray.cluster_resources()
+    have = ", ".join(f"{free.get(k, 0):g} of {total.get(k, 0):g} {k}" for k in per_worker)
+    return (f"Ray could not place {job.train.num_workers} Train worker(s) of {per_worker} each "
+            f"({STARTUP_RETRIES + 1} tries); the cluster has {have} free. Lower "
+            "train.num_workers (for a search, max_concurrent_trials), or add nodes")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[0][:200] if lines else type(error).__name__

@@ -7,17 +7,56 @@ score at any epoch, the same rule that keeps each trial's model.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from finelabel.config import Config
+from finelabel.errors import FinelabelError
 from finelabel.tune.space import SearchSpec, param_space
 from finelabel.tune.trial import error_summary, run_trial, trial_model_dir
 
+log = logging.getLogger(__name__)
+
 #: Tune's share of a CPU for a trial's driver; its Ray Train workers reserve their own.
 TRIAL_DRIVER_CPU = 0.1
+#: CPUs left free for the Ray Data tasks each trial runs to read its pairs.
+DATA_RESERVE_CPU = 1.0
+
+
+def trial_resources(config: Config) -> dict[str, float]:
+    """What one trial holds while it runs: its driver and its Ray Train workers."""
+    workers = max(config.train.num_workers, 1)  # 0 workers train in the trial's own process
+    need = {"CPU": TRIAL_DRIVER_CPU + workers * 1.0}
+    if config.train.use_gpu:
+        need["GPU"] = float(workers)
+    return need
+
+
+def fit_concurrency(config: Config, spec: SearchSpec, cluster: dict[str, float]) -> int:
+    """How many trials run at once: the spec's cap, lowered to what ``cluster`` can hold.
+
+    Trials asking for more than the cluster has would wait for resources that never free up;
+    a search that cannot run even one trial fails now, saying what it needs.
+    """
+    need = trial_resources(config)
+    room = []
+    for key, amount in need.items():
+        total = cluster.get(key, 0.0) - (DATA_RESERVE_CPU if key == "CPU" else 0.0)
+        room.append(int(total // amount))
+    fits = min(room)
+    if fits < 1:
+        have = ", ".join(f"{cluster.get(k, 0):g} {k}" for k in need)
+        raise FinelabelError(
+            f"a trial needs {', '.join(f'{v:g} {k}' for k, v in need.items())} (its driver and "
+            f"{max(config.train.num_workers, 1)} Train worker(s)) plus {DATA_RESERVE_CPU:g} CPU "
+            f"for reading its pairs, but the cluster has {have}: lower train.num_workers")
+    if fits < spec.max_concurrent_trials:
+        log.warning("running %d trials at a time, not %d: the cluster holds no more (%s per "
+                    "trial)", fits, spec.max_concurrent_trials, need)
+    return min(fits, spec.max_concurrent_trials)
 
 
 def _trainable(config: Config, prepared_dir: Path, pairs: Path, search_dir: Path):
@@ -31,6 +70,7 @@ def _trainable(config: Config, prepared_dir: Path, pairs: Path, search_dir: Path
 
 def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: Path, pairs: Path,
                search_dir: Path, callbacks: tuple = ()):
+    import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search import BasicVariantGenerator
@@ -46,8 +86,9 @@ def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: Path, pairs: P
         tune_config=tune.TuneConfig(
             metric=spec.metric, mode=spec.mode, num_samples=spec.num_samples, scheduler=scheduler,
             # The generator itself caps concurrency: Tune ignores max_concurrent_trials for it.
-            search_alg=BasicVariantGenerator(max_concurrent=spec.max_concurrent_trials,
-                                             random_state=spec.seed)),
+            search_alg=BasicVariantGenerator(
+                max_concurrent=fit_concurrency(config, spec, ray.cluster_resources()),
+                random_state=spec.seed)),
         run_config=tune.RunConfig(name=search_dir.name, storage_path=str(search_dir.parent),
                                   callbacks=list(callbacks)),
     )

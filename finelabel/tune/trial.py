@@ -42,6 +42,6 @@ def run_trial(params: dict[str, Any], *, base: Config, prepared_dir: str, pairs:
     config = trial_config(base, params)
     trial_id = ray.tune.get_context().get_trial_id()
     job = TrainJob("dual", prepared_dir, str(trial_model_dir(search_dir, trial_id)), config.model,
-                   config.loss, config.train, config.eval)
+                   config.loss, config.train)
     fit(job, Path(pairs), storage_path=Path(search_dir) / "train_runs", run_name=trial_id,
         callbacks=(TuneReportCallback(),))

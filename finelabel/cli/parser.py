@@ -1,0 +1,123 @@
+"""The ``finelabel`` argument parser: every subcommand with a description, an example, and
+every option with its help and default."""
+
+from __future__ import annotations
+
+import argparse
+
+from finelabel.cli import commands
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option; descriptions and examples kept as written."""
+
+
+#: stage -> (one line, example)
+STAGES = {
+    "prepare": ("dataset -> Parquet items, word graph, vocabulary, manifest",
+                "finelabel prepare --config jobs/configs/wikipedia_en.yaml "
+                "--root ../shared/datasets/wikipedia_en --out runs/wiki"),
+    "pairs": ("sample siamese and training pairs from the training split",
+              "finelabel pairs --config jobs/configs/demo.yaml --out runs/demo"),
+    "siamese": ("train the siamese text-text net (Ray Train, DDP)",
+                "finelabel siamese --config jobs/configs/demo.yaml --out runs/demo"),
+    "label": ("score every training pair with the siamese net: hardness labels",
+              "finelabel label --config jobs/configs/demo.yaml --out runs/demo"),
+    "train": ("train the text-image model on (labelled) pairs (Ray Train, DDP)",
+              "finelabel train --config jobs/configs/demo.yaml --out runs/demo "
+              "--set train.epochs=12"),
+    "evaluate": ("MAP under both protocols, PR curves, results.json",
+                 "finelabel evaluate --config jobs/configs/demo.yaml --out runs/demo"),
+}
+
+
+def _sub(sub, name: str, summary: str, example: str,
+         description: str = "") -> argparse.ArgumentParser:
+    text = f"{description or summary}\n\nexample:\n  {example}"
+    return sub.add_parser(name, help=summary, description=text, formatter_class=_Help)
+
+
+def _config_flags(parser: argparse.ArgumentParser, *, out_required: bool = True) -> None:
+    parser.add_argument("--config", help="a YAML config file (default: the built-in defaults)")
+    if out_required:
+        parser.add_argument("--out", required=True,
+                            help="the run folder: every stage reads and writes here")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a config value, e.g. train.epochs=3 (repeatable)")
+    parser.add_argument("--root", help="the dataset root (overrides data.root)")
+    _tracking_flag(parser)
+
+
+def _tracking_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-uri",
+                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+                             "sqlite:///<cwd>/mlflow.db)")
+
+
+def _on_error(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                        help="at a damaged record: stop, or skip it and count it in the manifest")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finelabel", formatter_class=_Help,
+        description="Cross-modal text-image retrieval with fine-grained labels from a siamese "
+                    "network, on Ray, recorded in MLflow.\n\nexample:\n  finelabel demo")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for stage, (summary, example) in STAGES.items():
+        stage_parser = _sub(sub, stage, summary, example)
+        _config_flags(stage_parser)
+        if stage == "prepare":
+            _on_error(stage_parser)
+        stage_parser.set_defaults(func=commands.cmd_stage)
+
+    pipeline = _sub(sub, "pipeline", "every stage in turn, one parent MLflow run",
+                    "finelabel pipeline --config jobs/configs/wikipedia_en.yaml "
+                    "--root ../shared/datasets/wikipedia_en --out runs/wiki")
+    _config_flags(pipeline)
+    _on_error(pipeline)
+    pipeline.add_argument("--run-name", help="the parent run's name (default: the --out name)")
+    pipeline.set_defaults(func=commands.cmd_pipeline)
+
+    demo = _sub(sub, "demo", "the whole pipeline on built-in synthetic data (minutes)",
+                "finelabel demo --out runs/demo")
+    demo.add_argument("--out", default="runs/demo", help="the run folder")
+    demo.add_argument("--set", dest="overrides", action="append", default=[],
+                      metavar="KEY=VALUE", help="override a value of jobs/configs/demo.yaml")
+    _tracking_flag(demo)
+    demo.add_argument("--run-name", help="the parent run's name (default: the --out name)")
+    demo.set_defaults(func=commands.cmd_demo)
+
+    search = _sub(sub, "tune", "Ray Tune search of the loss margins on a pipeline's run folder",
+                  "finelabel tune --config jobs/configs/demo.yaml --out runs/demo "
+                  "--space tune_spaces/margins.yaml --set train.num_workers=1",
+                  "A Ray Tune search of train settings (the loss margins) on the labelled pairs "
+                  "of a pipeline's run folder; each trial is a Ray Train run. Run it again with "
+                  "the same --name to resume a search that stopped.")
+    _config_flags(search)
+    search.add_argument("--space", default=str(commands.SPACE_DIR / "margins.yaml"),
+                        help="the search space file")
+    search.add_argument("--name", help="the search's name (default: search-<date>-<time>)")
+    search.set_defaults(func=commands.cmd_tune)
+
+    compare = _sub(sub, "compare", "a table of MLflow runs, best first",
+                   "finelabel compare --filter \"params.beta = '0.3'\"\n"
+                   "  finelabel compare --filter \"metrics.test_map_avg > 0.25\"\n"
+                   "  finelabel compare --all-runs --filter \"tags.mlflow.parentRunId = 'RUN'\"",
+                   "A table of MLflow runs, best first: one row per pipeline or search (their "
+                   "stage and trial runs with --all-runs). Filters use MLflow's syntax: params "
+                   "are text (compare them with = != LIKE), metrics are numbers.")
+    _tracking_flag(compare)
+    compare.add_argument("--experiment", default="finelabel", help="the MLflow experiment")
+    compare.add_argument("--filter", default="", help="an MLflow search filter")
+    compare.add_argument("--order-by", default="metrics.test_map_avg DESC",
+                         help="an MLflow order-by clause")
+    compare.add_argument("--all-runs", action="store_true",
+                         help="list stage and trial runs too, not only pipelines and searches")
+    compare.set_defaults(func=commands.cmd_compare)
+    return parser

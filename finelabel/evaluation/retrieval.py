@@ -1,0 +1,118 @@
+"""Retrieval evaluation of trained models on a prepared dataset (pure PyTorch, no Ray).
+
+Used by the training loop (validation MAP every epoch) and by the evaluate stage (both
+protocols of DESIGN.md, PR curves, per-class AP). Every item is embedded once; score rows are
+produced chunk by chunk, so large databases never hold a full score matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from finelabel.data.prepared import PreparedData
+from finelabel.metrics import (
+    CrossModalScores,
+    cross_modal_map,
+    mean_average_precision_chunked,
+    per_class_average_precision,
+    precision_recall_curve_chunked,
+    retrieval_report,
+)
+from finelabel.models import DualPathModel, SiameseTextModel
+
+
+@torch.no_grad()
+def encode(fn: Callable[[Tensor], Tensor], fetch: Callable[[np.ndarray], Tensor],
+           ids: np.ndarray, *, batch_size: int = 256, device: torch.device | None = None) -> Tensor:
+    """Embed items ``ids`` in batches: fn(fetch(ids)) -> (len(ids), d) on the CPU."""
+    chunks = [fn(fetch(ids[i:i + batch_size]).to(device)).cpu()
+              for i in range(0, len(ids), batch_size)]
+    return torch.cat(chunks) if chunks else torch.empty(0)
+
+
+@dataclass
+class Embedded:
+    """Text and image embeddings (n, d) of a set of items, with their labels (n,)."""
+
+    text: Tensor
+    image: Tensor
+    labels: np.ndarray
+
+
+def embed_items(model: DualPathModel, data: PreparedData, ids: np.ndarray,
+                device: torch.device | None = None) -> Embedded:
+    was_training = model.training
+    model.eval()
+    text = encode(model.encode_text, data.texts, ids, device=device)
+    image = encode(model.encode_image, data.images, ids, device=device)
+    model.train(was_training)
+    return Embedded(text, image, data.labels[ids])
+
+
+def protocol_scores(model: DualPathModel, queries: Embedded, db: Embedded) -> CrossModalScores:
+    """Score rows for both directions: query images vs db texts, query texts vs db images."""
+    def i2t(rows: slice) -> Tensor:
+        return model.score_matrix(db.text, queries.image[rows]).T  # (rows, n_db)
+
+    def t2i(rows: slice) -> Tensor:
+        return model.score_matrix(queries.text[rows], db.image)  # (rows, n_db)
+
+    return CrossModalScores(i2t, t2i, queries.labels, db.labels)
+
+
+def split_map(model: DualPathModel, data: PreparedData, split: str = "val",
+              device: torch.device | None = None) -> dict[str, float]:
+    """{"i2t", "t2i", "avg"} MAP of ``split`` queries against the same split (whole ranking)."""
+    items = embed_items(model, data, data.indices(split), device)
+    with torch.no_grad():
+        return cross_modal_map(protocol_scores(model, items, items))
+
+
+def siamese_map(model: SiameseTextModel, data: PreparedData, split: str = "val",
+                device: torch.device | None = None) -> dict[str, float]:
+    """{"t2t"}: MAP of ``split`` texts against the training texts, ranked by r(T_a, T_b)."""
+    was_training = model.training
+    model.eval()
+    queries, db = data.indices(split), data.indices("train")
+    q = encode(model.embed, data.texts, queries, device=device)
+    d = encode(model.embed, data.texts, db, device=device)
+    model.train(was_training)
+
+    def rows(part: slice) -> Tensor:
+        return model.head.score_matrix(q[part], d)  # (rows, n_db)
+
+    with torch.no_grad():
+        value = mean_average_precision_chunked(rows, len(queries), data.labels[queries],
+                                               data.labels[db])
+    return {"t2t": value}
+
+
+def evaluate_model(model: DualPathModel, data: PreparedData, *, top_k: int = 100,
+                   device: torch.device | None = None) -> dict:
+    """Both protocols, per-class AP and PR curves of the test split.
+
+    ``all``: test queries against the test set, AP over the whole ranking; ``train_at_K``: test
+    queries against the training split (train + val), AP over the top K.
+    """
+    test = embed_items(model, data, data.indices("test"), device)
+    train_ids = np.concatenate([data.indices("train"), data.indices("val")])
+    train = embed_items(model, data, train_ids, device)
+    with torch.no_grad():
+        test_scores = protocol_scores(model, test, test)
+        report = retrieval_report(test_scores, protocol_scores(model, test, train), top_k=top_k)
+        per_class = {name: per_class_average_precision(_full(getattr(test_scores, name), test),
+                                                       test.labels, test.labels)
+                     for name in ("i2t", "t2i")}
+        curves = {name: precision_recall_curve_chunked(getattr(test_scores, name), len(test.labels),
+                                                       test.labels, test.labels)[:2]
+                  for name in ("i2t", "t2i")}
+    return {"test": report, "per_class": per_class, "pr_curves": curves}
+
+
+def _full(rows: Callable[[slice], Tensor], items: Embedded) -> Tensor:
+    return rows(slice(0, len(items.labels)))  # (n_test, n_test): the test set is small

@@ -1,0 +1,149 @@
+"""The run folder (``--out``): the one owner of the names of everything a run writes.
+
+    <out>/
+      source/                the generated synthetic dataset (synthetic runs only)
+      items/  graph.npz  vocab.tsv  config.yaml  manifest.json      prepare
+      pairs/siamese/  pairs/train/                                   pairs
+      siamese/model/                                                 siamese
+      pairs/labelled/  label_summary.json                            label
+      dual/model/                                                    train
+      ray_results/           Ray Train's runs (checkpoints), by stage name
+      results.json  per_class_ap.json  pr_curves.png                 evaluate
+      tune/<name>/                                                   tune
+
+Every stage reads and writes through a :class:`RunFolder`, so a name is written once, and
+replacing an output is always atomic (:func:`replacing`): a failure never leaves half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PAIR_KINDS = ("siamese", "train", "labelled")
+TASKS = ("siamese", "dual")
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Typed paths inside one run folder; building one touches no disk."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, path: str | Path) -> RunFolder:
+        return cls(Path(path).expanduser().resolve())
+
+    def create(self) -> RunFolder:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self
+
+    # prepare
+    @property
+    def source(self) -> Path:
+        return self.root / "source"
+
+    @property
+    def items(self) -> Path:
+        return self.root / "items"
+
+    @property
+    def graph(self) -> Path:
+        return self.root / "graph.npz"
+
+    @property
+    def vocab(self) -> Path:
+        return self.root / "vocab.tsv"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    # pairs, siamese, label, train
+    def pairs(self, kind: str) -> Path:
+        """``siamese`` (text-text), ``train`` (text-image) or ``labelled`` (train + labels)."""
+        if kind not in PAIR_KINDS:
+            raise ValueError(f"pair kind must be one of {PAIR_KINDS}, got {kind!r}")
+        return self.root / "pairs" / kind
+
+    def model(self, task: str) -> Path:
+        """The best model of ``task`` (``siamese`` or ``dual``) by validation MAP."""
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        return self.root / task / "model"
+
+    @property
+    def label_summary(self) -> Path:
+        return self.root / "label_summary.json"
+
+    @property
+    def ray_results(self) -> Path:
+        return self.root / "ray_results"
+
+    # evaluate
+    @property
+    def results(self) -> Path:
+        return self.root / "results.json"
+
+    @property
+    def per_class_ap(self) -> Path:
+        return self.root / "per_class_ap.json"
+
+    @property
+    def pr_curves(self) -> Path:
+        return self.root / "pr_curves.png"
+
+    # tune
+    def search(self, name: str) -> Path:
+        return self.root / "tune" / name
+
+
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; on success it replaces ``path``.
+
+    A failure inside the block leaves the old ``path`` as it was (and no temporary behind).
+    """
+    final = Path(path)
+    tmp = final.with_name(final.name + ".tmp")
+    _remove(tmp)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    _remove(final)
+    tmp.replace(final)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON at ``path``, atomically (a reader never sees half)."""
+    path = Path(path)
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n", encoding="utf-8")
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy numbers as numbers, anything else (paths) as text."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,72 @@
+"""Join the Ray cluster a job was submitted to, or start a local Ray of our own.
+
+Called by entry points only: importing finelabel never starts Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
+LOCAL_MIN_CPUS = 4
+
+
+def configure_progress() -> None:
+    """Show Ray Data progress bars on a terminal, keep them out of job logs."""
+    from ray.data import DataContext
+
+    DataContext.get_current().enable_progress_bars = sys.stderr.isatty() and not os.environ.get(
+        "RAY_DATA_DISABLE_PROGRESS_BARS"
+    )
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset plans drown the output
+    # Bars are off on purpose when stderr is not a terminal: no warning that they are.
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+
+
+def local_cpus(num_cpus: int | None = None) -> int:
+    """Logical CPUs of a local Ray: at least 4, so that two Train workers plus Ray Data's
+    tasks and actors are schedulable together on a 2-core laptop."""
+    return num_cpus or max(LOCAL_MIN_CPUS, os.cpu_count() or 1)
+
+
+def init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
+    """``ray.init`` arguments: join ``address`` (or ``RAY_ADDRESS``), else start our own Ray.
+
+    Without an address, ``ray.init()`` would join whatever cluster
+    ``/tmp/ray/ray_current_cluster`` names (a stopped head leaves it behind, another user's
+    Ray writes it) and then refuse ``num_cpus``. Joining a cluster is what the user asks for
+    with ``RAY_ADDRESS``; otherwise ``address="local"`` always starts a fresh instance.
+    """
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        return {"address": address}
+    return {"address": "local", "num_cpus": local_cpus(num_cpus)}
+
+
+@contextmanager
+def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[bool]:
+    """Connect to ``address`` or ``RAY_ADDRESS``, else start a local Ray; yield whether we did.
+
+    A Ray that was already initialised (a test session, a Tune trial) is reused and left running.
+    What this function started, it shuts down.
+    """
+    import ray
+
+    if ray.is_initialized():
+        configure_progress()
+        yield False
+        return
+    kwargs = init_kwargs(address, num_cpus)
+    ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)
+    joined = kwargs["address"] != "local"
+    log.info("ray: %s", f"joined {kwargs['address']}" if joined else "started a local instance")
+    configure_progress()
+    try:
+        yield True
+    finally:
+        ray.shutdown()

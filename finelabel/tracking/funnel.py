@@ -1,0 +1,75 @@
+"""The metrics funnel: one path for a training loop's metrics to every sink (STYLE.md, 6).
+
+The loop calls ``funnel.report(metrics, step)`` and has no per-sink branches. Only rank 0 adds
+an :class:`MlflowSink` (SQLite stores want one writer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from finelabel.tracking.tracker import Tracker
+
+#: A metrics sink: ``sink(metrics, step)``; Ray's ``report`` wrapped this way is one too.
+Sink = Callable[[Mapping[str, float], int], None]
+
+
+class MetricsFunnel:
+    """The one path metrics take out of a training loop: ``report`` forwards to every sink.
+
+    The loop calls ``funnel.report(metrics, step)`` and has no per-sink branches. Rank 0 builds
+    the funnel with an :class:`MlflowSink` (SQLite takes one writer); other ranks leave it out.
+    A Ray sink (``lambda m, step: ray.train.report(m)``) goes on every rank, since Ray's
+    ``report`` is a barrier.
+    """
+
+    def __init__(self, sinks: Sequence[Sink] = ()):
+        self.sinks: list[Sink] = list(sinks)
+
+    def add(self, sink: Sink) -> MetricsFunnel:
+        self.sinks.append(sink)
+        return self
+
+    def report(self, metrics: Mapping[str, float], step: int) -> None:
+        for sink in self.sinks:
+            sink(metrics, step)
+
+
+class MlflowSink:
+    """Logs each report into one run by id; build it on rank 0 only."""
+
+    def __init__(self, tracker: Tracker, run_id: str):
+        self.tracker = tracker
+        self.run_id = run_id
+
+    def __call__(self, metrics: Mapping[str, float], step: int) -> None:
+        self.tracker.log_metrics(self.run_id, metrics, step)
+
+
+class PrintSink:
+    """One progress line per report (``step 3 | loss=0.512 val_map_avg=0.431``).
+
+    Prints to stdout (flushed: Ray job logs are not a terminal) or to ``logger`` when given.
+    """
+
+    def __init__(self, prefix: str = "", logger: logging.Logger | None = None):
+        self.prefix = prefix
+        self.logger = logger
+
+    def format(self, metrics: Mapping[str, float], step: int) -> str:
+        values = " ".join(f"{key}={_short(value)}" for key, value in metrics.items())
+        head = f"{self.prefix} step {step}" if self.prefix else f"step {step}"
+        return f"{head} | {values}"
+
+    def __call__(self, metrics: Mapping[str, float], step: int) -> None:
+        line = self.format(metrics, step)
+        if self.logger is not None:
+            self.logger.info("%s", line)
+        else:
+            print(line, flush=True)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,323 @@
+"""The whole pipeline on a real local Ray with 2 DDP workers, read back from MLflow.
+
+The demo runs once per module (about two minutes on 2 cores); the other tests reuse its run
+folder: resuming, a worker lost mid-run, a failing stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pyarrow.parquet as pq
+import pytest
+from mlflow import MlflowClient
+
+from finelabel.config import load_config
+from finelabel.errors import DataError, FinelabelError
+from finelabel.run_folder import RunFolder
+from finelabel.stages.runner import STAGES, run_pipeline, tracked_stage
+from finelabel.tracking import find_child_runs
+from finelabel.train.job import TrainJob
+from finelabel.train.trainer import fit
+from tests.paths import CONFIGS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(ray_local, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("demo")
+    uri = f"sqlite:///{root}/mlflow.db"
+    config = load_config(CONFIGS / "demo.yaml", [f"tracking.tracking_uri={uri}"])
+    assert config.train.num_workers == 2 and config.siamese.num_workers == 2
+    result = run_pipeline(config, root / "run")
+    return {"config": config, "out": root / "run", "uri": uri, "results": result.results,
+            "parent_run_id": result.parent_run_id}
+
+
+def test_demo_reaches_map_and_writes_results(demo: dict) -> None:
+    results = demo["results"]
+    assert results["test"]["all"]["avg"] >= 0.5, results["test"]
+    assert set(results["test"]) == {"all", "train_at_100"}
+    for protocol in results["test"].values():
+        assert set(protocol) == {"i2t", "t2i", "avg"}
+    written = json.loads((demo["out"] / "results.json").read_text())
+    assert written["mlflow"]["tracking_uri"] == demo["uri"]
+    assert (demo["out"] / "pr_curves.png").stat().st_size > 5_000
+    per_class = json.loads((demo["out"] / "per_class_ap.json").read_text())
+    assert len(per_class["i2t"]) == 5
+
+
+def test_labels_are_written_once_per_pair(demo: dict) -> None:
+    labelled = pq.read_table(RunFolder.at(demo["out"]).pairs("labelled")).to_pandas()
+    pairs = pq.read_table(RunFolder.at(demo["out"]).pairs("train")).to_pandas()
+    assert len(labelled) == len(pairs) == demo["config"].pairs.n_pairs
+    assert labelled["hardness"].between(0, 1).all()
+    for polarity in (True, False):
+        assert labelled.loc[labelled["positive"] == polarity, "hardness"].nunique() <= 9
+    # The trained siamese net scores positives (same category) above negatives on average.
+    by_polarity = labelled.groupby("positive")["similarity"].mean()
+    assert by_polarity[True] > by_polarity[False]
+
+
+def test_label_similarity_is_the_siamese_score_of_the_pair_texts(demo: dict) -> None:
+    """r(T_i, T_j), T_j being the text of image j: the actor pools agree with the model itself."""
+    import torch
+
+    from finelabel.data.prepared import PreparedData
+    from finelabel.train.checkpoint import load_model
+
+    labelled = pq.read_table(RunFolder.at(demo["out"]).pairs("labelled")).to_pandas()
+    sample = labelled.sample(200, random_state=0)
+    data = PreparedData.load(demo["out"])
+    model = load_model(demo["out"] / "siamese" / "model", data, task="siamese").eval()
+    with torch.no_grad():
+        expected = model(data.texts(sample["text_idx"].to_numpy()),
+                         data.texts(sample["image_idx"].to_numpy())).numpy()
+    np.testing.assert_allclose(sample["similarity"].to_numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_mlflow_holds_params_metrics_artifacts_and_child_runs(demo: dict) -> None:
+    client = MlflowClient(demo["uri"])
+    parent = client.get_run(demo["results"]["mlflow"]["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    params = parent.data.params
+    assert (params["beta"], params["margin"], params["lam"]) == ("0.3", "0.8", "0.35")
+    assert params["train.num_workers"] == "2"
+    assert parent.data.metrics["test_map_avg"] == pytest.approx(
+        demo["results"]["test"]["all"]["avg"])
+    assert len(parent.data.tags["git_commit"]) == 40
+    assert len(parent.data.tags["manifest_sha256"]) == 64
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"results.json", "pr_curves.png", "config.yaml"} <= artifacts
+    children = find_child_runs(demo["uri"], parent.info.run_id)
+    assert [c.info.run_name for c in children] == list(STAGES)
+    assert all(c.info.status == "FINISHED" for c in children)
+    train = next(c for c in children if c.info.run_name == "train")
+    history = client.get_metric_history(train.info.run_id, "val_map_avg")
+    assert [m.step for m in history] == list(range(1, demo["config"].train.epochs + 1))
+    assert {"model"} <= {a.path for a in client.list_artifacts(train.info.run_id)}
+    assert {a.path for a in client.list_artifacts(train.info.run_id, "model")} >= {
+        "model/model.pt", "model/meta.json"}
+    evaluate = next(c for c in children if c.info.run_name == "evaluate")
+    assert "test_map_train_at_100_avg" in evaluate.data.metrics
+
+
+def test_rerun_resumes_instead_of_starting_over(demo: dict) -> None:
+    epochs = demo["config"].train.epochs + 1
+    config = load_config(CONFIGS / "demo.yaml", [f"tracking.tracking_uri={demo['uri']}",
+                                                    f"train.epochs={epochs}"])
+    summary = tracked_stage(config, demo["out"], "train").outcome.report
+    assert summary["resumed_from"] == epochs - 1
+    assert summary["last_epoch"] == epochs
+
+
+def _train_workers() -> list[psutil.Process]:
+    """RayTrainWorker processes of this test session's own Ray (its descendants only)."""
+    return [p for p in psutil.Process().children(recursive=True)
+            if "RayTrainWorker" in " ".join(p.cmdline() or [])]
+
+
+@contextlib.contextmanager
+def _train_worker_killed_when(ready: Callable[[], bool]) -> Iterator[list[int]]:
+    """Kill one Train worker of this session as soon as ``ready()``; yield the killed pids."""
+    killed: list[int] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not killed:
+            if ready():
+                victim = _train_workers()[-1]
+                victim.kill()
+                killed.append(victim.pid)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    yield killed
+    watcher.join(timeout=5)
+    assert killed, "the worker was never killed: the test did not exercise a failure"
+
+
+def _checkpoint_registrar(marks: Path):
+    """A Ray Train callback that leaves a file for each checkpoint the controller registered.
+
+    Ray Train calls user callbacks after its checkpoint manager, so a mark means a restart will
+    resume from that checkpoint; files appearing in storage do not (they are written first).
+    Built inside a function so that it is pickled by value into the controller process.
+    """
+    from ray.train import UserCallback
+
+    class CheckpointRegistrar(UserCallback):
+        def after_report(self, run_context, metrics, checkpoint) -> None:
+            if checkpoint is not None:
+                marks.mkdir(parents=True, exist_ok=True)
+                (marks / Path(checkpoint.path).name).touch()
+
+    return CheckpointRegistrar()
+
+
+def test_a_lost_worker_resumes_from_the_last_checkpoint(demo: dict, tmp_path: Path) -> None:
+    config = demo["config"]
+    train = load_config(None, ["train.num_workers=2", "train.epochs=6", "train.lr=0.001",
+                               "train.max_failures=2"]).train
+    job = TrainJob("dual", str(demo["out"]), str(tmp_path / "model"), config.model, config.loss,
+                   train)
+    marks = tmp_path / "registered"
+    with _train_worker_killed_when(lambda: marks.is_dir() and len(list(marks.iterdir())) >= 2):
+        outcome = fit(job, RunFolder.at(demo["out"]).pairs("labelled"),
+                      storage_path=tmp_path / "ray_results", run_name="lost",
+                      callbacks=(_checkpoint_registrar(marks),))
+    assert outcome.last_metrics["epoch"] == 6
+    assert outcome.last_metrics["resumed_from"] >= 2  # restarted from a checkpoint, not from 0
+
+
+def test_a_failing_stage_marks_its_runs_failed(demo: dict, tiny_layout: Path,
+                                               tmp_path: Path) -> None:
+    """A list line with an unknown label stops prepare after its runs opened: both FAILED."""
+    lists = tiny_layout / "trainset_txt_img_cat.list"
+    lines = lists.read_text().splitlines()
+    lines[2] = lines[2].rsplit("\t", 1)[0] + "\t99"
+    lists.write_text("\n".join(lines) + "\n")
+    config = load_config(CONFIGS / "wikipedia_en.yaml", [
+        f"tracking.tracking_uri={demo['uri']}", "text.min_freq=0"],
+        root=str(tiny_layout.parent))
+    with pytest.raises(DataError, match="trainset_txt_img_cat.list:3"):
+        run_pipeline(config, tmp_path / "run", run_name="doomed")
+    client = MlflowClient(demo["uri"])
+    experiment = client.get_experiment_by_name("finelabel")
+    parent = client.search_runs([experiment.experiment_id],
+                                "attributes.run_name = 'doomed'")[0]
+    assert parent.info.status == "FAILED"
+    assert "label '99'" in parent.data.tags["error"]
+    (prepare,) = find_child_runs(demo["uri"], parent.info.run_id)
+    assert prepare.info.status == "FAILED" and "error.txt" in {
+        a.path for a in client.list_artifacts(prepare.info.run_id)}
+
+
+def test_a_wrong_root_fails_before_any_run_opens(demo: dict, tmp_path: Path) -> None:
+    config = load_config(CONFIGS / "wikipedia_en.yaml", [
+        f"tracking.tracking_uri={demo['uri']}"], root=str(tmp_path / "missing"))
+    with pytest.raises(DataError, match="dataset root not found"):
+        run_pipeline(config, tmp_path / "run", run_name="never-opened")
+    client = MlflowClient(demo["uri"])
+    experiment = client.get_experiment_by_name("finelabel")
+    assert not client.search_runs([experiment.experiment_id],
+                                  "attributes.run_name = 'never-opened'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_margin_search_records_every_trial_and_stops_a_poor_one_early(
+        demo: dict, tmp_path: Path, capsys) -> None:
+    """Two trials in turn: lr 1e-7 barely moves from its random start, so ASHA stops it after
+    epoch 1 (below the lr 1e-3 trial's epoch-1 score, the rung's cutoff)."""
+    from finelabel.cli import main
+    from finelabel.stages.tune import RESULTS_FILE
+    from finelabel.train.checkpoint import META_FILE
+
+    space = tmp_path / "space.yaml"
+    space.write_text("space:\n  train.lr: {grid_search: [0.001, 1.0e-7]}\n"
+                     "  loss.beta: {uniform: [0.1, 0.5]}\n"
+                     "num_samples: 1\nmax_concurrent_trials: 1\ngrace_period: 1\n",
+                     encoding="utf-8")
+    assert main(["tune", "--config", str(CONFIGS / "demo.yaml"), "--out", str(demo["out"]),
+                 "--tracking-uri", demo["uri"], "--space", str(space), "--name", "lr",
+                 "--set", "train.epochs=3", "--set", "train.num_workers=1"]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((RunFolder.at(demo["out"]).search("lr") / RESULTS_FILE).read_text())
+    good, poor = summary["trials"]  # best first
+    assert good["params"]["train.lr"] == 0.001 and poor["params"]["train.lr"] == 1e-7
+    assert (good["epochs"], poor["epochs"]) == (3, 1)
+    assert good["best_score"] > poor["best_score"]
+    assert all(0.1 <= t["params"]["loss.beta"] <= 0.5 for t in summary["trials"])
+    assert summary["best"]["trial_id"] == good["trial_id"] and good["trial_id"] in printed
+    assert (Path(summary["best"]["model_dir"]) / META_FILE).is_file()
+    assert (RunFolder.at(demo["out"]).search("lr") / "trials.png").stat().st_size > 5_000
+
+    client = MlflowClient(demo["uri"])
+    search = client.get_run(summary["mlflow"]["run_id"])
+    assert search.info.status == "FINISHED" and search.data.tags["finelabel.stage"] == "tune"
+    assert search.data.metrics["best_val_map_avg"] == pytest.approx(good["best_score"])
+    assert {"results.json", "trials.png", "space.yaml", "best_model"} <= {
+        a.path for a in client.list_artifacts(search.info.run_id)}
+    runs = {r.info.run_name: r for r in find_child_runs(demo["uri"], search.info.run_id)}
+    assert set(runs) == {good["trial_id"], poor["trial_id"]}
+    for trial in (good, poor):
+        run = runs[trial["trial_id"]]
+        assert run.info.status == "FINISHED" and run.data.tags["finelabel.stage"] == "trial"
+        assert float(run.data.params["beta"]) == pytest.approx(trial["params"]["loss.beta"])
+        assert float(run.data.params["train.lr"]) == trial["params"]["train.lr"]
+        history = client.get_metric_history(run.info.run_id, "val_map_avg")
+        assert [m.step for m in history] == list(range(1, trial["epochs"] + 1))
+    # max_concurrent_trials: 1 holds: the second trial started after the first ended.
+    first, second = sorted(runs.values(), key=lambda r: r.info.start_time)
+    assert first.info.end_time <= second.info.start_time
+    assert runs[poor["trial_id"]].data.tags["stopped_early"] == "true"
+    assert runs[good["trial_id"]].data.tags["stopped_early"] == "false"
+
+
+def test_a_stopped_search_resumes_by_name_in_the_same_runs(demo: dict, tmp_path: Path) -> None:
+    """The trial's worker dies with no retries left, so the trial fails; running the search
+    again by name restarts it from its own latest checkpoint, in the same MLflow runs."""
+    from finelabel.stages.tune import STATE_FILE, tune_search
+
+    space = tmp_path / "space.yaml"
+    space.write_text("space:\n  loss.beta: {grid_search: [0.3]}\nnum_samples: 1\n"
+                     "grace_period: 0\n", encoding="utf-8")
+    config = load_config(CONFIGS / "demo.yaml", [
+        f"tracking.tracking_uri={demo['uri']}", "train.epochs=4", "train.num_workers=1",
+        "train.max_failures=0"])
+    client = MlflowClient(demo["uri"])
+    state = RunFolder.at(demo["out"]).search("resume") / STATE_FILE
+
+    def epochs_recorded() -> int:
+        # Recorded in MLflow means Tune got the epoch, after Ray Train registered its checkpoint.
+        if not state.is_file():
+            return 0
+        trials = find_child_runs(demo["uri"], json.loads(state.read_text())["mlflow_run_id"])
+        return len(client.get_metric_history(trials[0].info.run_id, "val_map_avg")) if trials \
+            else 0
+
+    with _train_worker_killed_when(lambda: epochs_recorded() >= 2):
+        first = tune_search(config, demo["out"], space, name="resume")
+    (trial,) = first["trials"]
+    assert trial["status"] == "ERROR" and 2 <= trial["epochs"] < 4
+    search_id = first["mlflow"]["run_id"]
+    (run,) = find_child_runs(demo["uri"], search_id)
+    assert run.info.status == "FAILED" and run.data.tags["error"]
+
+    second = tune_search(config, demo["out"], tmp_path / "not-read-on-resume.yaml", name="resume")
+    (trial,) = second["trials"]
+    assert (trial["status"], trial["epochs"]) == ("DONE", 4)
+    assert second["mlflow"]["run_id"] == search_id
+    assert client.get_run(search_id).info.status == "FINISHED"
+    (again,) = find_child_runs(demo["uri"], search_id)
+    assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
+    assert "error" not in again.data.tags
+    assert client.get_metric_history(run.info.run_id, "resumed_from")[-1].value >= 2
+
+
+def test_a_search_needs_labelled_pairs(tmp_path: Path) -> None:
+    from finelabel.stages.tune import tune_search
+
+    with pytest.raises(FinelabelError, match="no labelled pairs.*finelabel pipeline"):
+        tune_search(load_config(None), tmp_path, CONFIGS.parent.parent / "tune_spaces" /
+                    "margins.yaml")
+
+
+def test_compare_prints_runs_best_first(demo: dict, capsys) -> None:
+    from finelabel.cli import main
+
+    assert main(["compare", "--tracking-uri", demo["uri"], "--filter",
+                 "tags.`finelabel.stage` = 'pipeline'"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["run_name", "run_id", "status"]
+    assert demo["results"]["mlflow"]["parent_run_id"] in lines[1]
+    assert f"{demo['results']['test']['all']['avg']:.4f}" in lines[1]
