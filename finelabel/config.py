@@ -21,6 +21,12 @@ LANGUAGES = ("en", "zh")
 IMAGE_SOURCES = ("features", "images")
 #: Input normalisation of fixed image features (``finelabel.models.feature_norm``).
 IMAGE_NORMS = ("standardize", "l2", "none")
+#: How word counts enter the text graph (``finelabel.models.text_signal``).
+TEXT_SIGNALS = ("counts", "log1p", "tfidf", "l2")
+#: How two embeddings are scored: the paper's learned head, a cosine, or label posteriors.
+SCORES = ("head", "cosine", "label")
+#: Training pairs: the sampled 1:1 pairs of the pairs stage, or every pair of a batch of items.
+PAIRINGS = ("sampled", "in_batch")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -140,9 +146,20 @@ class ModelConfig:
     dropout: float = 0.4
     #: Image-feature input normalisation: ``standardize`` (training statistics), ``l2``, ``none``.
     image_norm: str = "standardize"
+    #: Dropout on the (normalised) image features, before the image encoder.
+    image_dropout: float = 0.0
+    #: Word counts as the text signal: ``counts``, ``log1p``, ``tfidf`` (training idf, L2 rows),
+    #: ``l2`` (rows of unit length).
+    text_signal: str = "counts"
+    #: ``head`` (w . dropout(u * v) + b, the paper's), ``cosine``, or ``label`` (dot product of
+    #: category posteriors from one shared classifier).
+    score: str = "head"
 
     def __post_init__(self) -> None:
         _check_choice(self.image_norm, IMAGE_NORMS, "model.image_norm")
+        _check_choice(self.text_signal, TEXT_SIGNALS, "model.text_signal")
+        _check_choice(self.score, SCORES, "model.score")
+        _check(0.0 <= self.image_dropout < 1.0, "model.image_dropout must be in [0, 1)")
         _check(self.cheb_order >= 1, "model.cheb_order must be >= 1")
         _check(self.filters >= 1, "model.filters must be >= 1")
         _check(self.embed_dim >= 1, "model.embed_dim must be >= 1")
@@ -169,9 +186,18 @@ class LossConfig:
     lam: float = 0.35
     margin: float = 0.8
     bins: int = 9
+    #: Weight of the label-space term: cross-entropy of both sides' category logits.
+    label_weight: float = 0.0
+    #: Centre the hardness labels within each polarity of a batch: the shift then moves hard
+    #: pairs against easy ones without widening the margin.
+    centre_labels: bool = False
+    #: The control of the method: labels permuted among the pairs of the same polarity, which
+    #: keeps their distribution and removes what they say about each pair.
+    shuffle_labels: bool = False
 
     def __post_init__(self) -> None:
         _check(self.beta >= 0.0, "loss.beta must be >= 0")
+        _check(self.label_weight >= 0.0, "loss.label_weight must be >= 0")
         _check(self.lam >= 0.0, "loss.lam must be >= 0")
         _check(self.bins >= 1, "loss.bins must be >= 1")
 
@@ -189,9 +215,19 @@ class TrainConfig:
     use_gpu: bool = False
     seed: int = 0
     max_failures: int = 2
+    #: Adam's L2 penalty on every weight.
+    weight_decay: float = 0.0
+    #: ``sampled``: the pairs stage's 1:1 pairs; ``in_batch``: every (text, image) pair of a
+    #: batch of training items, positive when their categories agree.
+    pairing: str = "sampled"
+    #: Stop after this many epochs without a better validation score (0: run every epoch).
+    patience: int = 0
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, "train.lr must be > 0")
+        _check(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        _check_choice(self.pairing, PAIRINGS, "train.pairing")
+        _check(self.patience >= 0, "train.patience must be >= 0")
         _check(0 < self.lr_decay <= 1, "train.lr_decay must be in (0, 1]")
         _check(self.batch_size >= 2, "train.batch_size must be >= 2")
         _check(self.epochs >= 1, "train.epochs must be >= 1")

@@ -85,6 +85,15 @@ class HardnessBins:
         out[~pos] = self.negative.cdf_of(r[~pos])
         return out.astype(np.float32)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, list[float]]) -> HardnessBins:
+        """The bins :meth:`to_dict` wrote."""
+        def side(name: str) -> PolarityBins:
+            return PolarityBins(np.asarray(data[f"{name}_edges"], dtype=np.float64),
+                                np.asarray(data[f"{name}_cdf"], dtype=np.float64))
+
+        return cls(side("positive"), side("negative"))
+
     def to_dict(self) -> dict[str, list[float]]:
         """Plain lists of edges and CDFs, for recording with a run."""
         return {
@@ -101,3 +110,18 @@ def fit_hardness_bins(similarity: ArrayLike, positive: ArrayLike, bins: int = 9)
         raise ValueError(f"bins must be >= 1, got {bins}")
     r, pos = _inputs(similarity, positive)
     return HardnessBins(_fit_polarity(r[pos], bins), _fit_polarity(r[~pos], bins))
+
+
+def shuffle_within_polarity(labels: np.ndarray, positive: np.ndarray,
+                            rng: np.random.Generator) -> np.ndarray:
+    """The control of the method: ``labels`` permuted among the pairs of the same polarity.
+
+    Each polarity keeps exactly its labels (their distribution, their means); which pair gets
+    which is random, so whatever a label said about its pair is gone.
+    """
+    out = np.array(labels, copy=True)
+    positive = np.asarray(positive, dtype=bool)
+    for side in (positive, ~positive):
+        index = np.flatnonzero(side)
+        out[index] = out[rng.permutation(index)]
+    return out

@@ -5,7 +5,7 @@
       items/  graph.npz  vocab.tsv  config.yaml  manifest.json      prepare
       pairs/siamese/  pairs/train/                                   pairs
       siamese/model/                                                 siamese
-      pairs/labelled/  label_summary.json                            label
+      pairs/labelled/  label_model/  label_summary.json              label
       dual/model/                                                    train
       ray_results/           Ray Train's runs (checkpoints), by stage name
       results.json  per_class_ap.json  pr_curves.png                 evaluate
@@ -80,6 +80,11 @@ class RunFolder:
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         return self.root / task / "model"
+
+    @property
+    def label_model(self) -> Path:
+        """Siamese embeddings, head and bins: the labels of in-batch pairs."""
+        return self.root / "label_model"
 
     @property
     def label_summary(self) -> Path:

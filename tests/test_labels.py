@@ -108,3 +108,26 @@ def test_bad_inputs_are_errors():
     only_positives = fit_hardness_bins(np.array([0.5]), np.array([True]))
     with pytest.raises(ValueError, match="polarity"):
         only_positives.labels(np.array([0.5]), np.array([False]))
+
+
+def test_shuffled_labels_keep_each_polarity_and_lose_the_pairing():
+    from finelabel.labels import shuffle_within_polarity
+
+    rng = np.random.default_rng(0)
+    positive = rng.random(2000) < 0.5
+    labels = np.where(positive, rng.random(2000), rng.random(2000) + 2)  # sides apart
+    shuffled = shuffle_within_polarity(labels, positive, np.random.default_rng(1))
+    for side in (positive, ~positive):
+        np.testing.assert_array_equal(np.sort(shuffled[side]), np.sort(labels[side]))
+    assert (shuffled[positive] < 2).all() and (shuffled[~positive] >= 2).all()
+    assert abs(np.corrcoef(shuffled[positive], labels[positive])[0, 1]) < 0.1
+
+
+def test_bins_round_trip_through_their_dict():
+    from finelabel.labels import HardnessBins
+
+    rng = np.random.default_rng(0)
+    r, positive = rng.normal(size=500), rng.random(500) < 0.5
+    bins = fit_hardness_bins(r, positive, 9)
+    again = HardnessBins.from_dict(bins.to_dict())
+    np.testing.assert_array_equal(again.labels(r, positive), bins.labels(r, positive))

@@ -101,3 +101,22 @@ def test_shape_mismatch_is_an_error():
         global_loss(torch.zeros(3), torch.zeros(2, dtype=torch.bool))
     with pytest.raises(ValueError, match="hardness"):
         global_loss(torch.zeros(3), torch.zeros(3, dtype=torch.bool), torch.zeros(2))
+
+
+def test_centred_labels_shift_hard_against_easy_without_moving_the_means():
+    from finelabel.losses import centred_by_polarity, updated_scores
+
+    scores = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    positive = torch.tensor([True, True, False, False])
+    hardness = torch.tensor([0.9, 0.1, 0.8, 0.6])
+    centred = centred_by_polarity(hardness, positive)
+    torch.testing.assert_close(centred, torch.tensor([0.4, -0.4, 0.1, -0.1]))
+    plain = updated_scores(scores, positive, hardness, 0.5)
+    shifted = updated_scores(scores, positive, hardness, 0.5, centre=True)
+    # plain: the gap of the means shrinks by beta * (mean l+ + mean l-); centred: it stays
+    assert (plain[:2].mean() - plain[2:].mean()).item() == pytest.approx(1 - 0.5 * 1.2)
+    assert (shifted[:2].mean() - shifted[2:].mean()).item() == pytest.approx(1.0)
+    torch.testing.assert_close(shifted, torch.tensor([0.8, 1.2, 0.05, -0.05]))
+    loss = global_loss(scores, positive, hardness, beta=0.5, centre=True)
+    assert loss.item() == pytest.approx(
+        float(shifted[:2].var(unbiased=False) + shifted[2:].var(unbiased=False)))

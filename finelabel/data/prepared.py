@@ -59,6 +59,10 @@ class PreparedData:
         return np.flatnonzero(self.splits == split)
 
     @property
+    def num_classes(self) -> int:
+        return len(self.manifest["categories"])
+
+    @property
     def image_dim(self) -> int:
         return int(self.image_features.shape[1])
 

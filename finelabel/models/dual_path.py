@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
-from finelabel.models.image_encoder import ImageEncoder
-from finelabel.models.score_head import ScoreHead
-from finelabel.models.text_encoder import TextGCNEncoder
 from finelabel.typing import ImageFeatures, TextSignals
 
 
-class DualPathModel(nn.Module):
-    """Score text-image pairs s(T, I) = head(f_T(T), f_I(I))."""
+@dataclass
+class ModelOutput:
+    """Scores of a batch, and the category logits of both sides (for the label-space term)."""
 
-    def __init__(self, text_encoder: TextGCNEncoder, image_encoder: ImageEncoder,
-                 head: ScoreHead) -> None:
+    scores: Tensor  # (B,) row-aligned pairs, or (B, B) all pairs
+    text_logits: Tensor  # (B, C)
+    image_logits: Tensor  # (B, C)
+
+
+class DualPathModel(nn.Module):
+    """Score text-image pairs s(T, I) = head(f_T(T), f_I(I)).
+
+    ``classifier`` (d -> categories), when given, maps either embedding to category logits for
+    the label-space term of the loss; a label-space head brings its own.
+    """
+
+    def __init__(self, text_encoder: nn.Module, image_encoder: nn.Module, head: nn.Module,
+                 classifier: nn.Module | None = None) -> None:
         super().__init__()
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         self.head = head
+        self.classifier = classifier
 
     def encode_text(self, text: TextSignals) -> Tensor:
         """Embed texts (B, N) -> (B, d)."""
@@ -28,9 +41,24 @@ class DualPathModel(nn.Module):
         """Embed image features (B, D) -> (B, d)."""
         return self.image_encoder(image)
 
-    def forward(self, text: TextSignals, image: ImageFeatures) -> Tensor:
-        """Score row-aligned pairs text (B, N), image (B, D) -> (B,)."""
-        return self.head(self.encode_text(text), self.encode_image(image))
+    def logits(self, embedding: Tensor) -> Tensor:
+        """(B, d) embeddings of either side -> (B, C) category logits."""
+        classifier = self.classifier if self.classifier is not None else getattr(
+            self.head, "classifier", None)
+        if classifier is None:
+            raise ValueError("this model has no classifier: set loss.label_weight > 0 or "
+                             "model.score=label")
+        return classifier(embedding)
+
+    def forward(self, text: TextSignals, image: ImageFeatures, *, all_pairs: bool = False,
+                with_logits: bool = False) -> Tensor | ModelOutput:
+        """Score text (B, N) with image (B, D): row-aligned pairs -> (B,), or every text with
+        every image (``all_pairs``) -> (B, B); with the logits of both sides if asked."""
+        u, v = self.encode_text(text), self.encode_image(image)
+        scores = self.head.pair_matrix(u, v) if all_pairs else self.head(u, v)
+        if not with_logits:
+            return scores
+        return ModelOutput(scores, self.logits(u), self.logits(v))
 
     def score_matrix(self, text_emb: Tensor, image_emb: Tensor, chunk_size: int = 4096) -> Tensor:
         """Score every text (n_text, d) against every image (n_image, d) -> (n_text, n_image)."""

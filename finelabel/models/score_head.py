@@ -21,6 +21,11 @@ class ScoreHead(nn.Module):
         """Score row-aligned pairs u (B, d), v (B, d) -> (B,)."""
         return self.fc(self.dropout(u * v)).squeeze(-1)
 
+    def pair_matrix(self, u: Tensor, v: Tensor) -> Tensor:
+        """Score every row of u (n, d) against every row of v (m, d) -> (n, m), dropout on."""
+        products = u[:, None, :] * v[None, :, :]  # (n, m, d)
+        return self.fc(self.dropout(products)).squeeze(-1)  # (n, m)
+
     def score_matrix(self, u: Tensor, v: Tensor, chunk_size: int = 4096) -> Tensor:
         """Score every row of u (n, d) against every row of v (m, d) -> (n, m), without dropout.
 

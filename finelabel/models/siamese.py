@@ -29,8 +29,12 @@ class SiameseTextModel(nn.Module):
         """
         return self.head(ua, ub)
 
-    def forward(self, xa: TextSignals, xb: TextSignals) -> Tensor:
-        """Score text pairs xa (B, N), xb (B, N) -> (B,)."""
+    def forward(self, xa: TextSignals, xb: TextSignals, *, all_pairs: bool = False,
+                with_logits: bool = False) -> Tensor:
+        """Score text pairs xa (B, N), xb (B, N) -> (B,), or every a with every b -> (B, B)."""
+        if with_logits:
+            raise ValueError("the siamese net has no classifier (it trains with beta = 0 and "
+                             "no label-space term)")
         both = self.encoder(torch.cat([xa, xb]))  # (2B, d): one pass through the encoder
         ua, ub = both.split(xa.shape[0])
-        return self.head(ua, ub)
+        return self.head.pair_matrix(ua, ub) if all_pairs else self.head(ua, ub)

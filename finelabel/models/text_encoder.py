@@ -12,6 +12,7 @@ from finelabel.typing import EdgeIndex, TextSignals
 class TextGCNEncoder(nn.Module):
     """Embed word-count signals on one word graph into the common space (Yu et al., PCM 2018).
 
+    ``signal`` first turns counts into the graph signal (see :mod:`text_signal`).
     conv1 (1 -> filters) -> ReLU -> conv2 (filters -> filters) + per-node bias -> ReLU ->
     flatten -> Linear(N * filters, embed_dim). The per-node bias (N, filters) comes before the
     last ReLU, as Defferrard's ``b2relu`` does (a bias after it would fold into the Linear's).
@@ -26,8 +27,11 @@ class TextGCNEncoder(nn.Module):
         cheb_order: int = 3,
         filters: int = 1,
         embed_dim: int = 1024,
+        signal: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        #: counts -> graph signal (log, TF-IDF, ...); identity when None
+        self.signal = signal if signal is not None else nn.Identity()
         laplacian = scaled_laplacian(edge_index, num_nodes)
         self.conv1 = StaticChebConv(1, filters, cheb_order, laplacian=laplacian)
         self.conv2 = StaticChebConv(filters, filters, cheb_order, laplacian=laplacian)
@@ -38,8 +42,9 @@ class TextGCNEncoder(nn.Module):
 
     def forward(self, x: TextSignals) -> Tensor:
         """Embed signals x (B, N) or (B, N, 1) -> (B, embed_dim)."""
-        if x.dim() == 2:
-            x = x.unsqueeze(-1)  # (B, N, 1)
+        if x.dim() == 3:
+            x = x.squeeze(-1)  # (B, N)
+        x = self.signal(x).unsqueeze(-1)  # (B, N, 1)
         hidden = torch.relu(self.conv1(x))  # (B, N, filters)
         hidden = torch.relu(self.conv2(hidden) + self.node_bias)  # (B, N, filters)
         return self.fc(hidden.reshape(hidden.shape[0], -1))  # (B, N*filters) -> (B, d)

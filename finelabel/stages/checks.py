@@ -27,7 +27,12 @@ def dataset_root(config: Config) -> Path | None:
 
 
 def check_dataset(config: Config) -> None:
-    """The dataset root, its layout folder, lists and feature or image files exist."""
+    """The dataset root, its layout folder, lists and feature or image files exist; the
+    VGG-19 weights of an image dataset can be read."""
+    if config.data.image_source == "images":
+        from finelabel.data.images.vgg import check_weights  # torchvision only for images
+
+        check_weights(config.image.weights)
     root = dataset_root(config)
     if root is None:
         return

@@ -18,8 +18,10 @@ import pyarrow.parquet as pq
 from finelabel.config import Config, LabelConfig
 from finelabel.data.manifest import read_manifest
 from finelabel.labels import HardnessBins, fit_hardness_bins
-from finelabel.run_folder import RunFolder
+from finelabel.run_folder import RunFolder, replacing
+from finelabel.stages.label_actors import PairScorer, TextEmbedder, load_head
 from finelabel.stages.pairs import write_pairs
+from finelabel.train.hardness import save_label_model
 
 
 def _pool(cfg: LabelConfig):
@@ -36,12 +38,17 @@ def distinct_texts(path: Path) -> np.ndarray:
     return np.unique(np.concatenate([column.to_numpy() for column in table.columns]))
 
 
+def training_items(folder: RunFolder) -> np.ndarray:
+    """Ids of the training items: in-batch pairs may pair any two of them."""
+    items = pq.read_table(folder.items, columns=["item_id", "split"])
+    split = items["split"].to_numpy(zero_copy_only=False)
+    return items["item_id"].to_numpy()[split == "train"]
+
+
 def embed_texts(ids: np.ndarray, checkpoint: Path, prepared_dir: Path, cfg: LabelConfig,
                 n_items: int) -> np.ndarray:
     """(n_items, d) siamese embeddings; rows of items no pair uses stay zero."""
     import ray.data
-
-    from finelabel.stages.label_actors import TextEmbedder
 
     out = ray.data.from_numpy(ids).rename_columns({"data": "item_id"}).map_batches(
         TextEmbedder, fn_constructor_kwargs={"checkpoint_dir": str(checkpoint),
@@ -58,8 +65,6 @@ def score_pairs(path: Path, embeddings: np.ndarray, checkpoint: Path, cfg: Label
     import ray
     import ray.data
 
-    from finelabel.stages.label_actors import PairScorer
-
     # Not repartitioned: scoring 409,600 pairs is 0.2 s of compute, while a second actor costs
     # ~3 s of start-up. Measured: 11.3 s as read, 15.9 s in 2 blocks, 24.0 s in 2048-row blocks.
     return ray.data.read_parquet(str(path)).map_batches(
@@ -73,18 +78,21 @@ def with_hardness(batch: dict[str, np.ndarray], *, bins: HardnessBins) -> dict[s
 
 
 def label_pairs(config: Config, out_dir: str | Path, checkpoint: str | Path) -> dict[str, Any]:
-    """Label ``pairs/train`` with siamese checkpoint ``checkpoint``; write ``pairs/labelled``."""
+    """Label ``pairs/train`` with siamese checkpoint ``checkpoint``; write ``pairs/labelled``,
+    and the label model that labels in-batch pairs the same way (``label_model/``)."""
     folder, started = RunFolder.at(out_dir), time.perf_counter()
     source = folder.pairs("train")
     n_items = int(sum(read_manifest(folder.manifest)["counts"].values()))
-    embeddings = embed_texts(distinct_texts(source), Path(checkpoint), folder.root, config.label,
-                             n_items)
+    ids = np.union1d(distinct_texts(source), training_items(folder))
+    embeddings = embed_texts(ids, Path(checkpoint), folder.root, config.label, n_items)
     scored = score_pairs(source, embeddings, Path(checkpoint), config.label)
     frame = scored.select_columns(["similarity", "positive"]).to_pandas()
     bins = fit_hardness_bins(frame["similarity"].to_numpy(), frame["positive"].to_numpy(),
                              config.loss.bins)
     labelled = scored.map_batches(with_hardness, fn_kwargs={"bins": bins}, batch_format="numpy")
     write_pairs(labelled, folder.pairs("labelled"))
+    with replacing(folder.label_model) as tmp:
+        save_label_model(tmp, embeddings, load_head(checkpoint), bins)
     return summary(frame, bins, time.perf_counter() - started)
 
 

@@ -33,14 +33,14 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 def save_checkpoint(path: str | Path, model: nn.Module, *, task: str, cfg: ModelConfig,
                     data: PreparedData, state: dict[str, Any] | None = None,
-                    metrics: dict[str, float] | None = None) -> Path:
+                    metrics: dict[str, float] | None = None, label_weight: float = 0.0) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     torch.save(unwrap(model).state_dict(), path / MODEL_FILE)
     if state is not None:
         torch.save(state, path / STATE_FILE)
     meta = {"task": task, "model": vars(cfg), "num_nodes": data.num_nodes,
-            "image_dim": data.image_dim, "metrics": metrics or {}}
+            "image_dim": data.image_dim, "label_weight": label_weight, "metrics": metrics or {}}
     (path / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return path
 
@@ -94,7 +94,7 @@ def load_model(path: str | Path, data: PreparedData, *, task: str | None = None)
         cfg = build(ModelConfig, meta["model"], "model")
     except ConfigError as error:
         raise FinelabelError(f"{path}: {error}") from None
-    model = create_model(meta["task"], cfg, data)
+    model = create_model(meta["task"], cfg, data, label_weight=meta.get("label_weight", 0.0))
     return load_weights(model, Path(path) / MODEL_FILE).eval()
 
 

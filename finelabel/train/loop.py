@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from finelabel.data.prepared import PreparedData
-from finelabel.run_folder import replacing
+from finelabel.run_folder import RunFolder, replacing
 from finelabel.tracking import Tracker
 from finelabel.tracking.funnel import MetricsFunnel, MlflowSink, PrintSink
 from finelabel.train.checkpoint import MODEL_FILE, load_state, load_weights, save_checkpoint, unwrap
+from finelabel.train.hardness import InBatchHardness
 from finelabel.train.job import TrainJob
 from finelabel.train.steps import PairBatch, train_epoch
 from finelabel.train.tasks import Task
@@ -62,14 +63,23 @@ def shard_arrays(shard) -> dict[str, np.ndarray]:
 
 
 def batches(pairs: dict[str, np.ndarray], data: PreparedData, task: Task, job: TrainJob,
-            world_size: int, epoch: int) -> Iterator[PairBatch]:
-    """This worker's pairs for one epoch, in a permutation seeded by the epoch."""
+            world_size: int, epoch: int,
+            hardness: InBatchHardness | None = None) -> Iterator[PairBatch]:
+    """This worker's batches for one epoch, in a permutation seeded by the epoch.
+
+    ``pairs`` holds this worker's sampled pairs, or (``train.pairing=in_batch``) its training
+    items, each batch of which gives every (text, image) pair among its items.
+    """
     per_worker = max(2, job.train.batch_size // max(world_size, 1))
     count = len(next(iter(pairs.values()))) if pairs else 0
     order = np.random.default_rng(job.train.seed + epoch).permutation(count)
     for start in range(0, count, per_worker):
         rows = order[start:start + per_worker]
-        yield task.batch({name: column[rows] for name, column in pairs.items()}, data)
+        if job.train.pairing == "in_batch":
+            if len(rows) >= 2:  # a lone item has no negative
+                yield task.item_batch(pairs["item_id"][rows], data, hardness)
+        else:
+            yield task.batch({name: column[rows] for name, column in pairs.items()}, data)
 
 
 def seed_epoch(seed: int, epoch: int, rank: int) -> None:
@@ -81,23 +91,45 @@ def keep_best(job: TrainJob, model: torch.nn.Module, data: PreparedData,
               metrics: dict[str, float]) -> None:
     """Replace ``job.model_dir`` with this epoch's model, atomically."""
     with replacing(job.model_dir) as tmp:
-        save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, metrics=metrics)
+        save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, metrics=metrics,
+                        label_weight=job.training_task().loss_config(job.loss).label_weight)
 
 
-def _restore(model, optimizer, scheduler) -> tuple[int, float]:
-    """Load Ray's latest checkpoint, if any; return (first epoch to run, best score so far)."""
+def _restore(model, optimizer, scheduler) -> tuple[int, float, int]:
+    """Load Ray's latest checkpoint, if any: (first epoch to run, best score, its epoch)."""
     import ray.train
 
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is None:
-        return 0, -np.inf
+        return 0, -np.inf, 0
     with checkpoint.as_directory() as path:
         state = load_state(path)
         load_weights(model, Path(path) / MODEL_FILE)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     log.info("resuming after epoch %d", state["epoch"])
-    return state["epoch"], state["best"]
+    return state["epoch"], state["best"], state.get("best_epoch", state["epoch"])
+
+
+def stop_early(patience: int, epoch: int, best_epoch: int, world_size: int) -> bool:
+    """True when ``patience`` epochs passed without a better validation score; rank 0 knows
+    (it validates) and tells the others, so every rank reports the same number of times."""
+    stop = bool(patience) and epoch - best_epoch >= patience
+    if world_size > 1:
+        import torch.distributed as dist
+
+        flag = torch.tensor([int(stop)])
+        dist.broadcast(flag, src=0)
+        stop = bool(flag.item())
+    return stop
+
+
+def hardness_source(job: TrainJob, task: Task) -> InBatchHardness | None:
+    """Where in-batch pairs get their labels: the label stage's label model (None at beta 0)."""
+    if job.train.pairing != "in_batch" or task.beta(job.loss) == 0:
+        return None
+    seed = job.train.seed if job.loss.shuffle_labels else None
+    return InBatchHardness.load(RunFolder.at(job.prepared_dir).label_model, shuffle_seed=seed)
 
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
@@ -107,38 +139,44 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
 
     job = TrainJob.from_dict(loop_config)
     task = job.training_task()
+    loss = task.loss_config(job.loss)
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     torch.manual_seed(job.train.seed)  # the same initial weights on every rank and every run
     data = PreparedData.load(job.prepared_dir)
-    model = ray.train.torch.prepare_model(task.build_model(job.model, data))
+    model = ray.train.torch.prepare_model(task.build_model(job.model, data, loss.label_weight))
     device = ray.train.torch.get_device()
     # Fused Adam: one kernel over all parameters, ~0.63 of the FLOP bound vs 0.39 for the loop.
-    optimizer = torch.optim.Adam(model.parameters(), lr=job.train.lr, fused=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=job.train.lr,
+                                 weight_decay=job.train.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=job.train.lr_decay)
-    start, best = _restore(model, optimizer, scheduler)
-    beta = task.beta(job.loss)
+    start, best, best_epoch = _restore(model, optimizer, scheduler)
     reporter = EpochReporter(job, rank)
     pairs = shard_arrays(ray.train.get_dataset_shard("train"))
+    hardness = hardness_source(job, task)
     for epoch in range(start, job.train.epochs):
         seed_epoch(job.train.seed, epoch, rank)
-        stats = train_epoch(model, batches(pairs, data, task, job, world, epoch), optimizer,
-                            job.loss, beta=beta, device=device)
+        stats = train_epoch(model, batches(pairs, data, task, job, world, epoch, hardness),
+                            optimizer, loss, beta=task.beta(loss), device=device)
         metrics = {"epoch": epoch + 1, "resumed_from": start, "lr": optimizer.param_groups[0]["lr"],
                    **stats}
         scheduler.step()
         if rank != 0:
             reporter.report(metrics, epoch + 1, None)
-            continue
-        metrics.update(task.validate(unwrap(model), data, device))
-        score = metrics[task.selection_metric]
-        if score > best:
-            best = score
-            keep_best(job, model, data, metrics)
-        metrics["best_" + task.selection_metric] = best
-        state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "epoch": epoch + 1, "best": best}
-        with tempfile.TemporaryDirectory() as tmp:
-            save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, state=state,
-                            metrics=metrics)
-            reporter.report(metrics, epoch + 1, tmp)
+        else:
+            metrics.update(task.validate(unwrap(model), data, device))
+            score = metrics[task.selection_metric]
+            if score > best:
+                best, best_epoch = score, epoch + 1
+                keep_best(job, model, data, metrics)
+            metrics["best_" + task.selection_metric] = best
+            state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "epoch": epoch + 1, "best": best, "best_epoch": best_epoch}
+            with tempfile.TemporaryDirectory() as tmp:
+                save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, state=state,
+                                metrics=metrics, label_weight=loss.label_weight)
+                reporter.report(metrics, epoch + 1, tmp)
+        if stop_early(job.train.patience, epoch + 1, best_epoch, world):
+            log.info("stopping after epoch %d: no better %s since epoch %d", epoch + 1,
+                     task.selection_metric, best_epoch)
+            break

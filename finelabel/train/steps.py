@@ -1,18 +1,21 @@
-"""One training epoch over pair batches: no Ray here, so the step runs (and is tested) anywhere.
+"""One training epoch over batches of pairs: no Ray here, so the step runs (and is tested)
+anywhere.
 
 The Ray loop feeds batches of item ids from its dataset shard; its task
 (:mod:`finelabel.train.tasks`) looks the items up in memory (texts as word-count signals,
-images as fixed features).
+images as fixed features). A batch is either row-aligned pairs (the pairs stage's sampled
+pairs) or ``all_pairs``: every left item with every right item of a batch of items.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
+from torch.nn.functional import cross_entropy
 
 from finelabel.config import LossConfig
 from finelabel.losses import global_loss
@@ -20,37 +23,63 @@ from finelabel.losses import global_loss
 
 @dataclass
 class PairBatch:
-    """left (B, N) text signals; right (B, N) texts (siamese) or (B, D) images (dual)."""
+    """left (B, N) text signals; right (B, N) texts (siamese) or (B, D) images (dual).
+
+    Row-aligned pairs (left[i], right[i]), or with ``all_pairs`` every (left[i], right[j]):
+    then ``positive`` and ``hardness`` are (B, B).
+    """
 
     left: Tensor
     right: Tensor
-    positive: Tensor  # (B,) bool
-    hardness: Tensor | None  # (B,) in [0, 1], or None before labelling
+    positive: Tensor  # (B,) or (B, B) bool
+    hardness: Tensor | None  # like positive, in [0, 1]; None before labelling
+    left_labels: Tensor | None = None  # (B,) categories, for the label-space term
+    right_labels: Tensor | None = None
+    all_pairs: bool = False
 
     def to(self, device: torch.device | None) -> PairBatch:
         if device is None:
             return self
-        hardness = None if self.hardness is None else self.hardness.to(device)
-        return PairBatch(self.left.to(device), self.right.to(device),
-                         self.positive.to(device), hardness)
+        moved = {name: None if value is None else value.to(device)
+                 for name, value in vars(self).items() if isinstance(value, Tensor | None)}
+        return replace(self, **moved)
+
+    @property
+    def num_pairs(self) -> int:
+        return self.positive.numel()
+
+
+def batch_loss(model: nn.Module, batch: PairBatch, loss: LossConfig, *, beta: float) -> Tensor:
+    """The global loss of the batch's (shifted) scores, plus the label-space term if weighted.
+
+    Everything goes through one ``model(...)`` call, as DDP needs for its gradient hooks.
+    """
+    with_logits = loss.label_weight > 0
+    out = model(batch.left, batch.right, all_pairs=batch.all_pairs, with_logits=with_logits)
+    scores = out.scores if with_logits else out
+    hardness = None if batch.hardness is None else batch.hardness.reshape(-1)
+    value = global_loss(scores.reshape(-1), batch.positive.reshape(-1), hardness, beta=beta,
+                        lam=loss.lam, margin=loss.margin, centre=loss.centre_labels)
+    if with_logits:
+        value = value + loss.label_weight * (cross_entropy(out.text_logits, batch.left_labels)
+                                             + cross_entropy(out.image_logits, batch.right_labels))
+    return value
 
 
 def train_epoch(model: nn.Module, batches: Iterable[PairBatch], optimizer: torch.optim.Optimizer,
                 loss: LossConfig, *, beta: float, device: torch.device | None = None
                 ) -> dict[str, float]:
-    """Run one pass; return the mean loss, the pair count and the pairs per second."""
+    """Run one pass; return the mean loss per pair, the pair count and the pairs per second."""
     model.train()
     total, pairs, started = 0.0, 0, time.perf_counter()
     for batch in batches:
         batch = batch.to(device)
-        scores = model(batch.left, batch.right)  # (B,)
-        value = global_loss(scores, batch.positive, batch.hardness, beta=beta, lam=loss.lam,
-                            margin=loss.margin)
+        value = batch_loss(model, batch, loss, beta=beta)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         optimizer.step()
-        total += float(value.detach()) * len(scores)
-        pairs += len(scores)
+        total += float(value.detach()) * batch.num_pairs
+        pairs += batch.num_pairs
     seconds = time.perf_counter() - started
     return {"train_loss": total / max(pairs, 1), "train_pairs": float(pairs),
             "pairs_per_s": pairs / seconds if seconds > 0 else 0.0}

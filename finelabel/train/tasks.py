@@ -8,6 +8,7 @@ checkpoints and the trainer take a task and never branch on its name.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from finelabel.data.prepared import PreparedData
 from finelabel.evaluation import siamese_map, split_map
 from finelabel.models import create_model
 from finelabel.resolver import resolve
+from finelabel.train.hardness import InBatchHardness
 from finelabel.train.steps import PairBatch
 
 
@@ -33,20 +35,35 @@ class Task:
     #: The validation metric that selects the best epoch.
     selection_metric: str
 
-    def build_model(self, cfg: ModelConfig, data: PreparedData) -> nn.Module:
-        return create_model(self.name, cfg, data)
+    def build_model(self, cfg: ModelConfig, data: PreparedData,
+                    label_weight: float = 0.0) -> nn.Module:
+        return create_model(self.name, cfg, data, label_weight=label_weight)
 
     def right_items(self, data: PreparedData, ids: np.ndarray) -> torch.Tensor:
         raise NotImplementedError
 
     def batch(self, pairs: Mapping[str, np.ndarray], data: PreparedData) -> PairBatch:
         """Look up a batch of pairs (the task's two columns, ``positive``[, ``hardness``])."""
-        left, right = self.columns
+        left, right = (np.asarray(pairs[c]) for c in self.columns)
         hardness = pairs.get("hardness")
         positive = torch.from_numpy(np.array(pairs["positive"], dtype=bool))  # a writable copy
-        return PairBatch(data.texts(pairs[left]), self.right_items(data, pairs[right]), positive,
+        return PairBatch(data.texts(left), self.right_items(data, right), positive,
                          None if hardness is None
-                         else torch.from_numpy(np.array(hardness, dtype=np.float32)))
+                         else torch.from_numpy(np.array(hardness, dtype=np.float32)),
+                         _labels(data, left), _labels(data, right))
+
+    def item_batch(self, ids: np.ndarray, data: PreparedData,
+                   hardness: InBatchHardness | None = None) -> PairBatch:
+        """Every (text i, right item j) pair of a batch of items ``ids`` (B,), positive when
+        their categories agree: B * B pairs from B texts and B right items."""
+        labels = data.labels[ids]
+        positive = labels[:, None] == labels[None, :]  # (B, B)
+        labels_tensor = _labels(data, ids)
+        return PairBatch(data.texts(ids), self.right_items(data, ids),
+                         torch.from_numpy(positive),
+                         None if hardness is None
+                         else torch.from_numpy(hardness.matrix(ids, ids, positive)),
+                         labels_tensor, labels_tensor, all_pairs=True)
 
     def validate(self, model: nn.Module, data: PreparedData,
                  device: torch.device | None = None) -> dict[str, float]:
@@ -55,6 +72,10 @@ class Task:
     def beta(self, loss: LossConfig) -> float:
         """How far fine-grained labels shift this task's scores (0: they play no part)."""
         return 0.0
+
+    def loss_config(self, loss: LossConfig) -> LossConfig:
+        """The loss this task trains with: the siamese net's is the plain global loss."""
+        return dataclasses.replace(loss, beta=self.beta(loss), label_weight=0.0)
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,14 @@ class DualTask(Task):
 
     def beta(self, loss: LossConfig) -> float:
         return loss.beta
+
+    def loss_config(self, loss: LossConfig) -> LossConfig:
+        return loss
+
+
+def _labels(data: PreparedData, ids: np.ndarray) -> torch.Tensor:
+    """(B,) int64 categories of items ``ids``."""
+    return torch.from_numpy(np.ascontiguousarray(data.labels[ids], dtype=np.int64))
 
 
 TASKS: dict[str, Task] = {"siamese": SiameseTask(), "dual": DualTask()}

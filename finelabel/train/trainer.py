@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from finelabel.errors import FinelabelError
+from finelabel.labels import shuffle_within_polarity
 from finelabel.train.checkpoint import META_FILE, read_meta
 from finelabel.train.job import TrainJob
 from finelabel.train.loop import train_loop_per_worker
@@ -71,12 +74,9 @@ def fit(job: TrainJob, pairs_path: Path, *, storage_path: Path, run_name: str,
     run there; it is resumed here from the latest checkpoint, within the same budget. A worker
     group that cannot be placed fails with a line that says what was asked and what is free.
     """
-    import ray.data
     from ray.train import ControllerError
 
-    # Materialised: pairs are small, and read tasks competing with the workers for CPUs can
-    # stall a full cluster. Each epoch then only re-splits the blocks in memory.
-    pairs = ray.data.read_parquet(str(pairs_path)).materialize()
+    pairs = training_dataset(job, pairs_path)
     retries_left = job.train.max_failures
     while True:
         trainer = make_trainer(job, pairs, storage_path=storage_path, run_name=run_name,
@@ -96,6 +96,31 @@ def fit(job: TrainJob, pairs_path: Path, *, storage_path: Path, run_name: str,
     if not (model_dir / META_FILE).is_file():
         raise FinelabelError(f"{model_dir}: training kept no model (no epoch was validated)")
     return FitOutcome(model_dir, read_meta(model_dir)["metrics"], dict(result.metrics or {}))
+
+
+def training_dataset(job: TrainJob, pairs_path: Path):
+    """What the workers shard, materialised: the pairs (their labels shuffled within polarity
+    for the control), or for in-batch training the training items' ids.
+
+    Materialised because it is small, and read tasks competing with the workers for CPUs can
+    stall a full cluster; each epoch then only re-splits the blocks in memory.
+    """
+    import pyarrow.parquet as pq
+    import ray.data
+
+    from finelabel.run_folder import RunFolder
+
+    if job.train.pairing == "in_batch":
+        items = pq.read_table(RunFolder.at(job.prepared_dir).items, columns=["item_id", "split"])
+        ids = items["item_id"].to_numpy()[items["split"].to_numpy(zero_copy_only=False) == "train"]
+        return ray.data.from_items([{"item_id": int(i)} for i in np.sort(ids)]).materialize()
+    if job.loss.shuffle_labels and job.training_task().beta(job.loss) > 0:
+        frame = pq.read_table(pairs_path).to_pandas()
+        rng = np.random.default_rng(job.train.seed)
+        frame["hardness"] = shuffle_within_polarity(frame["hardness"].to_numpy(),
+                                                    frame["positive"].to_numpy(), rng)
+        return ray.data.from_pandas(frame).materialize()
+    return ray.data.read_parquet(str(pairs_path)).materialize()
 
 
 def _startup_timed_out(error: BaseException) -> bool:

@@ -127,12 +127,20 @@ def _trial_row(result, spec: SearchSpec) -> dict[str, Any]:
     values = history[spec.metric].dropna() if history is not None and spec.metric in history \
         else None
     best_score = None
+    epochs = int((result.metrics or {}).get("epoch", 0))
     if values is not None and len(values):
         best_score = float(values.max() if spec.mode == "max" else values.min())
     return {"trial_id": _trial_id(result),
             "params": {k: _plain(v) for k, v in (result.config or {}).items()},
-            "epochs": int((result.metrics or {}).get("epoch", 0)), "best_score": best_score,
-            "status": "ERROR" if result.error else "DONE", "error": error_summary(result.error)}
+            "epochs": epochs, "best_score": best_score, "status": _status(result.error, epochs),
+            "error": error_summary(result.error)}
+
+
+def _status(error: object, epochs: int) -> str:
+    """ERROR, DONE, or INCOMPLETE: a trial that ran no epoch has nothing done to report."""
+    if error:
+        return "ERROR"
+    return "DONE" if epochs else "INCOMPLETE"
 
 
 def _trial_id(result) -> str:

@@ -321,3 +321,56 @@ def test_compare_prints_runs_best_first(demo: dict, capsys) -> None:
     assert lines[0].split()[:3] == ["run_name", "run_id", "status"]
     assert demo["results"]["mlflow"]["parent_run_id"] in lines[1]
     assert f"{demo['results']['test']['all']['avg']:.4f}" in lines[1]
+
+
+@pytest.mark.faults
+def test_ctrl_c_during_a_search_marks_it_killed_and_it_resumes_by_name(demo: dict,
+                                                                        tmp_path: Path) -> None:
+    """Interrupted trials were once reported DONE with 0 epochs, their runs left RUNNING, the
+    search FINISHED, and Ray's Tuner.restore hint printed instead of ours."""
+    import signal
+    import subprocess
+    import sys
+
+    from finelabel.cli import main
+    from finelabel.stages.tune import STATE_FILE
+    from tests.paths import REPO
+
+    space = tmp_path / "space.yaml"
+    space.write_text("space:\n  loss.beta: {grid_search: [0.2, 0.4]}\nnum_samples: 1\n"
+                     "max_concurrent_trials: 1\ngrace_period: 0\n", encoding="utf-8")
+    flags = ["--config", str(CONFIGS / "demo.yaml"), "--out", str(demo["out"]),
+             "--tracking-uri", demo["uri"], "--space", str(space), "--name", "ctrlc",
+             "--set", "train.epochs=4", "--set", "train.num_workers=1"]
+    process = subprocess.Popen([sys.executable, "-m", "finelabel.cli", "tune", *flags],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    client = MlflowClient(demo["uri"])
+    state = RunFolder.at(demo["out"]).search("ctrlc") / STATE_FILE
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        trials = find_child_runs(demo["uri"], json.loads(state.read_text())["mlflow_run_id"]) \
+            if state.is_file() else []
+        if trials and client.get_metric_history(trials[0].info.run_id, "val_map_avg"):
+            break
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err[-3000:]
+    assert "Resume it with: finelabel tune" in err and "--name ctrlc" in err
+    assert "Tuner.restore" not in out + err
+    search_id = json.loads(state.read_text())["mlflow_run_id"]
+    assert client.get_run(search_id).info.status == "KILLED"
+    trials = find_child_runs(demo["uri"], search_id)
+    assert trials and all(t.info.status != "RUNNING" for t in trials)
+    assert {t.info.status for t in trials} <= {"KILLED", "FINISHED"}
+    assert not (state.parent / "results.json").exists()
+
+    assert main(["tune", *flags]) == 0  # the command we printed, minus the space: resumes
+    assert client.get_run(search_id).info.status == "FINISHED"
+    again = find_child_runs(demo["uri"], search_id)
+    assert [t.info.run_id for t in again][:len(trials)] == [t.info.run_id for t in trials]
+    assert len(again) == 2 and all(t.info.status == "FINISHED" for t in again)
+    summary = json.loads((state.parent / "results.json").read_text())
+    assert [t["epochs"] for t in summary["trials"]] == [4, 4]
+    assert all(t["status"] == "DONE" for t in summary["trials"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from finelabel.config import LossConfig, ModelConfig
@@ -75,3 +76,64 @@ def test_evaluation_report_has_both_protocols(prepared_synthetic: Path) -> None:
     assert set(report["per_class"]["i2t"]) == set(range(5))
     recall, precision = report["pr_curves"]["t2i"]
     assert len(recall) == len(precision) == 11
+
+
+def test_an_item_batch_pairs_every_text_with_every_image(prepared_synthetic: Path) -> None:
+    data = PreparedData.load(prepared_synthetic)
+    ids = data.indices("train")[[0, 7, 40, 41]]
+    batch = get_task("dual").item_batch(ids, data)
+    assert batch.all_pairs and batch.num_pairs == 16 and batch.hardness is None
+    labels = data.labels[ids]
+    assert batch.positive.tolist() == (labels[:, None] == labels[None, :]).tolist()
+    torch.testing.assert_close(batch.right[2], torch.from_numpy(data.image_features[ids[2]]))
+    torch.testing.assert_close(batch.left[1], data.texts(ids[1:2])[0])
+    assert batch.left_labels.tolist() == labels.tolist()
+
+
+def test_in_batch_labels_are_the_bins_of_the_siamese_score_of_each_pair(tmp_path) -> None:
+    from finelabel.labels import fit_hardness_bins
+    from finelabel.models import ScoreHead
+    from finelabel.train.hardness import InBatchHardness, save_label_model
+
+    torch.manual_seed(0)
+    embeddings = torch.randn(30, 8).numpy()
+    head = ScoreHead(8, dropout=0.0).eval()
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 30, 500), rng.integers(0, 30, 500)
+    labels = rng.integers(0, 3, 30)
+    with torch.no_grad():
+        r = head(torch.from_numpy(embeddings[a]), torch.from_numpy(embeddings[b])).numpy()
+    bins = fit_hardness_bins(r, labels[a] == labels[b], 9)
+    oracle = InBatchHardness.load(save_label_model(tmp_path / "lm", embeddings, head, bins))
+    ids = np.array([3, 17, 5, 29])
+    positive = labels[ids][:, None] == labels[ids][None, :]
+    matrix = oracle.matrix(ids, ids, positive)
+    for i in range(4):
+        for j in range(4):
+            with torch.no_grad():
+                rij = head(torch.from_numpy(embeddings[ids[i:i + 1]]),
+                           torch.from_numpy(embeddings[ids[j:j + 1]])).numpy()
+            assert matrix[i, j] == pytest.approx(
+                bins.labels(rij, np.array([positive[i, j]]))[0], abs=1e-6)
+    shuffled = InBatchHardness.load(tmp_path / "lm", shuffle_seed=3).matrix(ids, ids, positive)
+    for side in (positive, ~positive):
+        assert sorted(shuffled[side]) == pytest.approx(sorted(matrix[side]))
+
+
+def test_in_batch_training_with_the_label_space_score_learns(prepared_synthetic: Path) -> None:
+    torch.manual_seed(0)
+    data = PreparedData.load(prepared_synthetic)
+    cfg = ModelConfig(embed_dim=64, score="label")
+    loss = LossConfig(label_weight=1.0)
+    task = get_task("dual")
+    model = task.build_model(cfg, data, loss.label_weight)
+    before = split_map(model, data, "val")["avg"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train = data.indices("train")
+    for epoch in range(8):
+        order = np.random.default_rng(epoch).permutation(train)
+        batches = [task.item_batch(order[i:i + 32], data) for i in range(0, len(order) - 1, 32)]
+        stats = train_epoch(model, batches, optimizer, loss, beta=0.0)
+        assert stats["train_pairs"] == sum(b.num_pairs for b in batches)
+    after = split_map(model, data, "val")["avg"]
+    assert after > max(before, 1 / len(data.manifest["categories"])) + 0.15, (before, after)

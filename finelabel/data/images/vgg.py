@@ -86,15 +86,39 @@ def _imagenet_state() -> dict:
             f"{_LOCAL_HINT}, or copy it to {cached}") from None
 
 
-def _local_state(path: Path) -> dict:
+def _local_state(path: Path, *, mmap: bool = False) -> dict:
     if not path.is_file():
         raise FinelabelError(f"{path}: VGG-19 weights file not found. Pass image.weights as "
                              f"'imagenet', 'none' or an existing .pth file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # torch.load raises many kinds on a damaged file
-        raise FinelabelError(f"{path}: cannot read the VGG-19 weights ({error}). "
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise FinelabelError(f"{path}: cannot read the VGG-19 weights ({first}). "
                              f"{_LOCAL_HINT}") from None
+
+
+def check_weights(weights: str) -> None:
+    """Fail now, in this process, if ``weights`` cannot give a VGG-19; fetch ImageNet's if
+    they are not cached. Called before an actor pool starts, so that its actors never die of
+    it in their constructors (and the error is one line, not one page per actor)."""
+    name = weights.strip().lower()
+    if name == "none":
+        return
+    if name == "imagenet":
+        cached = _cached_weights()
+        if cached.is_file():
+            return
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(WEIGHTS_URL, str(cached), progress=False)
+        except Exception as error:  # network errors are OSError, and some are not
+            raise FinelabelError(
+                f"could not download the ImageNet VGG-19 weights to {cached} ({error}). "
+                f"{_LOCAL_HINT}, or copy it to {cached}") from None
+        return
+    path = Path(weights).expanduser()
+    _fc7_from_state(_local_state(path, mmap=True), str(path))  # tensors stay on disk
 
 
 def load_vgg19_fc7(weights: str) -> nn.Module:

@@ -1,0 +1,57 @@
+"""Without an address, finelabel starts a Ray of its own: a stale or foreign cluster file on
+the machine never turns a local run into a failed join."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from finelabel.stages.ray_session import init_kwargs, local_cpus
+from tests.paths import REPO
+
+pytestmark = pytest.mark.slow
+
+PROBE = """
+import ray
+from finelabel.stages.ray_session import ray_session
+with ray_session() as started:
+    print(started, int(ray.cluster_resources()["CPU"]))
+"""
+
+
+def test_no_address_means_a_new_local_instance(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert init_kwargs(None) == {"address": "local", "num_cpus": local_cpus()}
+    assert local_cpus() >= 4
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+    assert init_kwargs(None) == {"address": "ray://head:10001"}
+    assert init_kwargs("auto") == {"address": "auto"}
+
+
+@pytest.fixture()
+def short_tmp():
+    """A short folder: Ray's socket paths under it must stay below ~107 characters."""
+    path = Path(tempfile.mkdtemp(prefix="fl", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_stale_cluster_file_is_ignored(short_tmp):
+    """A stopped head leaves <RAY_TMPDIR>/ray/ray_current_cluster behind; ray.init() with no
+    address would join what it names and refuse num_cpus."""
+    tmp_path = short_tmp
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text("127.0.0.1:1\n")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(RAY_TMPDIR=str(tmp_path), RAY_DATA_DISABLE_PROGRESS_BARS="1")
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    started, cpus = done.stdout.split()[-2:]
+    assert started == "True" and int(cpus) == local_cpus()

@@ -1,0 +1,75 @@
+"""Ray Train runs that fail: a group that cannot be placed, a controller that fails mid-run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from finelabel.config import load_config
+from finelabel.errors import FinelabelError
+from finelabel.run_folder import RunFolder
+from finelabel.stages.pairs import make_pairs
+from finelabel.train.job import TrainJob
+from finelabel.train.trainer import fit
+
+pytestmark = [pytest.mark.slow, pytest.mark.faults]
+
+
+@pytest.fixture(scope="module")
+def paired(prepared_synthetic: Path, tmp_path_factory) -> RunFolder:
+    folder = RunFolder.at(tmp_path_factory.mktemp("paired") / "run")
+    shutil.copytree(prepared_synthetic, folder.root)
+    make_pairs(load_config(None, ["pairs.n_pairs=2000", "pairs.siamese_pairs=200"]), folder.root)
+    return folder
+
+
+def _job(folder: RunFolder, model_dir: Path, *overrides: str) -> TrainJob:
+    config = load_config(None, ["model.embed_dim=32", "train.lr=0.001", *overrides])
+    return TrainJob("dual", str(folder.root), str(model_dir), config.model, config.loss,
+                    config.train)
+
+
+def test_a_worker_group_that_cannot_be_placed_fails_with_what_is_free(paired, tmp_path,
+                                                                      monkeypatch):
+    """It once waited forever (Ray retries an unplaceable group without limit)."""
+    monkeypatch.setenv("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "3")
+    job = _job(paired, tmp_path / "model", "train.num_workers=6", "train.epochs=1")
+    with pytest.raises(FinelabelError, match=r"could not place 6 Train worker\(s\) of "
+                                             r"\{'CPU': 1\} each .* CPU free"):
+        fit(job, paired.pairs("train"), storage_path=tmp_path / "ray", run_name="too-big")
+
+
+def _failing_once(marker: Path, epoch: int):
+    """A Ray Train callback that raises on the controller once, after ``epoch`` was reported:
+    Ray charges that to its controller and, by itself, would not retry."""
+    from ray.train import UserCallback
+
+    class FailOnce(UserCallback):
+        def after_report(self, run_context, metrics, checkpoint) -> None:
+            if metrics[0].get("epoch") == epoch and not marker.exists():
+                marker.touch()
+                raise RuntimeError("the controller lost its worker mid-report")
+
+    return FailOnce()
+
+
+def test_a_controller_failure_resumes_from_the_latest_checkpoint(paired, tmp_path):
+    job = _job(paired, tmp_path / "model", "train.num_workers=1", "train.epochs=4",
+               "train.max_failures=1")
+    outcome = fit(job, paired.pairs("train"), storage_path=tmp_path / "ray", run_name="resume",
+                  callbacks=(_failing_once(tmp_path / "failed", 2),))
+    assert (tmp_path / "failed").exists()
+    assert outcome.last_metrics["epoch"] == 4
+    assert outcome.last_metrics["resumed_from"] == 2  # not 0: no epoch was redone
+
+
+def test_controller_failures_beyond_the_budget_are_raised(paired, tmp_path):
+    from ray.train import ControllerError
+
+    job = _job(paired, tmp_path / "model", "train.num_workers=1", "train.epochs=3",
+               "train.max_failures=0")
+    with pytest.raises(ControllerError):
+        fit(job, paired.pairs("train"), storage_path=tmp_path / "ray", run_name="no-budget",
+            callbacks=(_failing_once(tmp_path / "failed", 1),))
