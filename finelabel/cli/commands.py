@@ -104,3 +104,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         order_by=(args.order_by,), all_runs=args.all_runs)
     output.print_rows(rows)
     return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """The method, its ablation and control over seeds, and the classical baselines."""
+    from finelabel.stages.checks import check_stage_inputs
+    from finelabel.stages.ray_session import ray_session
+    from finelabel.stages.reproduce import reproduce
+
+    config = load(args)
+    check_stage_inputs(config, args.out, "prepare")
+    with ray_session():
+        results = reproduce(config, args.out, seeds=args.seeds, name=args.run_name)
+    output.print_reproduce(results, args.out)
+    return 0

@@ -79,3 +79,13 @@ def print_search(summary: dict[str, Any]) -> None:
 
 def print_rows(rows: list[dict]) -> None:
     print(format_rows(rows) if rows else "no runs")
+
+
+def print_reproduce(results: dict[str, Any], out: str | Path) -> None:
+    from finelabel.report.tables import format_reproduce_table
+
+    print(format_reproduce_table(results))
+    root = Path(out).expanduser().resolve()
+    print_where(results["mlflow"]["tracking_uri"], results["mlflow"]["run_id"],
+                {"results": root / "results.json", "table": root / "results.md",
+                 "plot": root / "results.png"}, children_of=results["mlflow"]["run_id"])

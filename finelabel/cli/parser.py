@@ -105,6 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--name", help="the search's name (default: search-<date>-<time>)")
     search.set_defaults(func=commands.cmd_tune)
 
+    reproduce = _sub(
+        sub, "reproduce", "the method vs its ablation, a shuffled control and baselines, over "
+        "seeds", "finelabel reproduce --config jobs/configs/wikipedia_en.yaml "
+        "--root ../shared/datasets/wikipedia_en --seeds 3 --out runs/reproduce-wiki",
+        "For every seed, in parallel on Ray: the configured recipe with its fine-grained labels "
+        "(fglab), the same with beta = 0 (ablation) and with labels permuted within polarity "
+        "(shuffled); once: CCA, SCM and a random ranking on the same split. Writes "
+        "results.json, results.md and results.png, with paired differences and a verdict. Run "
+        "it again with the same --out to finish or reuse what finished.")
+    _config_flags(reproduce)
+    reproduce.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 of every method")
+    reproduce.add_argument("--run-name", help="the parent run's name (default: the --out name)")
+    reproduce.set_defaults(func=commands.cmd_reproduce)
+
     compare = _sub(sub, "compare", "a table of MLflow runs, best first",
                    "finelabel compare --filter \"params.beta = '0.3'\"\n"
                    "  finelabel compare --filter \"metrics.test_map_avg > 0.25\"\n"

@@ -6,8 +6,10 @@ an :class:`MlflowSink` (SQLite stores want one writer).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from finelabel.tracking.tracker import Tracker
@@ -46,6 +48,33 @@ class MlflowSink:
 
     def __call__(self, metrics: Mapping[str, float], step: int) -> None:
         self.tracker.log_metrics(self.run_id, metrics, step)
+
+
+class HistorySink:
+    """Appends each report as a JSON line to a file in the run folder: a run's metrics stay
+    with it whether or not a tracking server is there to take them."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __call__(self, metrics: Mapping[str, float], step: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": step, **metrics}) + "\n")
+
+
+def read_history(path: str | Path) -> list[dict[str, float]]:
+    """The reports of a :class:`HistorySink` file, one per step (a step redone after a
+    restart keeps its last report), in step order; [] if there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    by_step = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            by_step[int(record["step"])] = record
+    return [by_step[step] for step in sorted(by_step)]
 
 
 class PrintSink:

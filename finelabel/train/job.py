@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from finelabel.config import LossConfig, ModelConfig, TrainConfig, build
@@ -33,6 +34,11 @@ class TrainJob:
 
     def training_task(self) -> Task:
         return get_task(self.task)
+
+    def history_path(self) -> Path:
+        """Rank 0's epoch metrics, one JSON line each, beside the best model."""
+        model = Path(self.model_dir)
+        return model.with_name(model.name + ".history.jsonl")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

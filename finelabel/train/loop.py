@@ -20,7 +20,7 @@ import torch
 from finelabel.data.prepared import PreparedData
 from finelabel.run_folder import RunFolder, replacing
 from finelabel.tracking import Tracker
-from finelabel.tracking.funnel import MetricsFunnel, MlflowSink, PrintSink
+from finelabel.tracking.funnel import HistorySink, MetricsFunnel, MlflowSink, PrintSink
 from finelabel.train.checkpoint import MODEL_FILE, load_state, load_weights, save_checkpoint, unwrap
 from finelabel.train.hardness import InBatchHardness
 from finelabel.train.job import TrainJob
@@ -38,6 +38,7 @@ class EpochReporter:
         self.funnel = MetricsFunnel()
         if rank == 0:
             self.funnel.add(PrintSink(prefix=job.task))
+            self.funnel.add(HistorySink(job.history_path()))
             if job.mlflow_run_id:
                 tracker = Tracker(job.tracking_uri)
                 self.funnel.add(MlflowSink(tracker, job.mlflow_run_id))

@@ -9,6 +9,7 @@ from finelabel.cli.parser import build_parser
 from tests.paths import CONFIGS, SPACES
 
 COMMANDS = ["prepare", "pairs", "siamese", "label", "train", "evaluate", "pipeline", "demo",
+            "reproduce",
             "tune", "compare"]
 
 

@@ -173,3 +173,19 @@ def test_dual_path_on_cuda_matches_cpu() -> None:
     on_gpu.sum().backward()
     torch.testing.assert_close(on_gpu.cpu(), on_cpu, rtol=1e-4, atol=1e-4)
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_text_encoders_start_alive_whatever_the_seed(prepared_synthetic) -> None:
+    """Default Chebyshev signs left some seeds with every unit dead: no gradient, no learning."""
+    from finelabel.data.prepared import PreparedData
+    from finelabel.models import create_model
+
+    data = PreparedData.load(prepared_synthetic)
+    x = data.texts(data.indices("train")[:64]).unsqueeze(-1)
+    for seed in range(20):
+        torch.manual_seed(seed)
+        encoder = create_model("dual", ModelConfig(embed_dim=8), data).text_encoder
+        with torch.no_grad():
+            hidden = torch.relu(encoder.conv2(torch.relu(encoder.conv1(x))) + encoder.node_bias)
+        varying = (hidden.std(dim=0) > 1e-6).float().mean().item()
+        assert varying > 0.9, (seed, varying)
