@@ -279,8 +279,10 @@ class TrackingConfig:
 
 @dataclass
 class Config:
-    """Everything one pipeline run needs."""
+    """Everything one pipeline run needs; ``recipe`` names the preset it started from
+    (:mod:`finelabel.recipes`; the dataclass defaults are the ``paper`` recipe)."""
 
+    recipe: str = "paper"
     data: DataConfig = field(default_factory=DataConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -414,13 +416,21 @@ def load_config(
         error = found
     if error is not None:
         raise ConfigError(f"{source}: {error}" if source else error)
-    return build(Config, tree)
+    return build(Config, _recipe_applied(tree))
+
+
+def _recipe_applied(tree: dict[str, Any]) -> dict[str, Any]:
+    from finelabel.recipes import DEFAULT_RECIPE, with_recipe
+
+    name = tree.get("recipe") or DEFAULT_RECIPE
+    _check(isinstance(name, str), f"recipe must be a name, got {name!r}")
+    return with_recipe(tree, name)
 
 
 def _problem(tree: dict[str, Any]) -> str | None:
-    """What is wrong with a config tree, or None."""
+    """What is wrong with a config tree (on its recipe), or None."""
     try:
-        build(Config, copy.deepcopy(tree))
+        build(Config, _recipe_applied(copy.deepcopy(tree)))
     except ConfigError as error:
         return str(error)
     return None

@@ -55,16 +55,16 @@ def tiny_layout(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def ray_local():
     """A local Ray shared by every test that needs one; shut down by this fixture alone."""
-    import logging
-
     import ray
+
+    from finelabel.stages.ray_session import local_ray
 
     os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
     # Four logical CPUs on two cores: two Train workers plus Ray Data tasks never starve. The
-    # dashboard stays on: Ray Train's placement-group cleaner queries the state API.
-    ray.init(num_cpus=4, logging_level=logging.WARNING)
-    yield ray
-    ray.shutdown()
+    # dashboard stays on: Ray Train's placement-group cleaner queries the state API, which
+    # finds this instance by the address start_local gives it, however many others run.
+    with local_ray(num_cpus=4):
+        yield ray
 
 
 # --- prepared datasets, made once per session through the real prepare stage ---

@@ -19,7 +19,21 @@ def _yaml(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_build_and_validate():
     config = load_config(None)
-    assert isinstance(config, Config) and config.loss.beta == 0.3 and config.siamese.epochs == 10
+    assert isinstance(config, Config) and config.recipe == "finelabel"
+    assert config.model.score == "label" and config.train.pairing == "in_batch"
+
+
+def test_the_paper_recipe_is_the_dataclass_defaults():
+    assert load_config(None, ["recipe=paper"]) == build(Config, {})
+    assert build(Config, {}).model.score == "head" and build(Config, {}).train.epochs == 50
+
+
+def test_a_file_value_wins_over_its_recipe(tmp_path):
+    config = load_config(_yaml(tmp_path, "recipe: finelabel\ntrain:\n  epochs: 7\n"))
+    assert config.train.epochs == 7 and config.train.pairing == "in_batch"
+    with pytest.raises(ConfigError, match="unknown recipe 'fancy'; choose one of: finelabel, "
+                                          "paper"):
+        load_config(_yaml(tmp_path, "recipe: fancy\n"))
 
 
 @pytest.mark.parametrize("name", ["demo.yaml", "wikipedia_en.yaml"])
@@ -99,7 +113,7 @@ def test_a_missing_or_malformed_or_non_mapping_file_fails(tmp_path):
 
 def test_setting_one_siamese_key_keeps_the_siamese_defaults():
     """--set siamese.lr=... once silently gave the dual model's 50 epochs."""
-    config = load_config(None, ["siamese.lr=0.001"])
+    config = load_config(None, ["recipe=paper", "siamese.lr=0.001"])
     assert config.siamese.epochs == 10 and config.siamese.lr == 0.001
     assert config.train.epochs == 50
 

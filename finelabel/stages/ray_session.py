@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,52 @@ def init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
     return {"address": "local", "num_cpus": local_cpus(num_cpus)}
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def own_address() -> Iterator[None]:
+    """While a local Ray starts, tell it its own address (``RAY_ADDRESS``) and GCS port.
+
+    Its processes inherit both. Without them, Ray's state API inside a worker looks for
+    "the" Ray on the machine and fails when there are two (``Found multiple active Ray
+    instances``): Ray Train's placement-group cleaner then dies, and every Train run a Tune
+    search stops early leaves its placement group reserved until the search waits forever.
+    """
+    from ray._private.services import get_node_ip_address
+
+    port = free_port()
+    values = {"RAY_GCS_SERVER_PORT": str(port), "RAY_ADDRESS": f"{get_node_ip_address()}:{port}"}
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def local_ray(num_cpus: int | None = None) -> Iterator[None]:
+    """A new local Ray instance that knows its own address (:func:`own_address`), shut down
+    at the end; the address stays set meanwhile, for this process's own state API calls."""
+    import ray
+
+    with own_address():
+        ray.init(address="local", num_cpus=local_cpus(num_cpus), log_to_driver=True,
+                 logging_level=logging.WARNING)
+        try:
+            yield
+        finally:
+            ray.shutdown()
+
+
 @contextmanager
 def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[bool]:
     """Connect to ``address`` or ``RAY_ADDRESS``, else start a local Ray; yield whether we did.
@@ -62,9 +109,14 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         yield False
         return
     kwargs = init_kwargs(address, num_cpus)
+    if kwargs["address"] == "local":
+        with local_ray(num_cpus):
+            log.info("ray: started a local instance")
+            configure_progress()
+            yield True
+        return
     ray.init(**kwargs, log_to_driver=True, logging_level=logging.WARNING)
-    joined = kwargs["address"] != "local"
-    log.info("ray: %s", f"joined {kwargs['address']}" if joined else "started a local instance")
+    log.info("ray: joined %s", kwargs["address"])
     configure_progress()
     try:
         yield True

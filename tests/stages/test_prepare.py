@@ -171,7 +171,9 @@ def test_cli_prints_one_line_without_traceback(ray_local, damaged_root, tmp_path
 
 def test_shipped_configs_are_valid() -> None:
     shipped = sorted(CONFIGS.glob("*.yaml"))
-    assert [p.name for p in shipped] == ["demo.yaml", "wikipedia_en.yaml"]
+    assert [p.name for p in shipped] == ["demo.yaml", "wikipedia_en.yaml",
+                                         "wikipedia_en_paper.yaml"]
+    assert load_config(CONFIGS / "wikipedia_en_paper.yaml").recipe == "paper"
     for path in shipped:
         load_config(path, root="/nonexistent")
     assert load_config(None, SMALL_SYNTHETIC).data.synthetic.train_per_category == 40

@@ -55,3 +55,29 @@ def test_a_stale_cluster_file_is_ignored(short_tmp):
     assert done.returncode == 0, done.stderr[-2000:]
     started, cpus = done.stdout.split()[-2:]
     assert started == "True" and int(cpus) == local_cpus()
+
+
+STATE_PROBE = """
+import ray
+from finelabel.stages.ray_session import ray_session
+
+@ray.remote
+def ask_state_api():
+    from ray.util.state import list_actors
+    return len(list_actors(limit=5)) >= 0
+
+with ray_session():
+    print("state api:", ray.get(ask_state_api.remote()))
+"""
+
+
+def test_workers_find_their_own_ray_beside_another(ray_local):
+    """With two Ray instances on a machine, Ray's state API inside a worker once failed with
+    'Found multiple active Ray instances': Ray Train's placement-group cleaner died of it, and
+    a search then waited forever for the CPUs its stopped trials still held."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_GCS_SERVER_PORT")}
+    env["RAY_DATA_DISABLE_PROGRESS_BARS"] = "1"
+    done = subprocess.run([sys.executable, "-c", STATE_PROBE], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "state api: True" in done.stdout
