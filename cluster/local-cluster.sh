@@ -14,7 +14,7 @@ case "${1:-}" in
     mkdir -p "$STATE"
     [ -f "$STATE/token" ] || .venv/bin/python -c "import secrets; print(secrets.token_hex(32))" > "$STATE/token"
     export RAY_AUTH_TOKEN=$(cat "$STATE/token")
-    setsid "$RAY" start --head --port=6380 --dashboard-port=8265 --num-cpus=2 \
+    setsid "$RAY" start --head --port=6380 --dashboard-host=127.0.0.1 --dashboard-port=8265 --num-cpus=2 \
       --temp-dir="$STATE/head" --block > "$STATE/head.log" 2>&1 & echo $! > "$STATE/head.pid"
     sleep 10
     setsid "$RAY" start --address=127.0.0.1:6380 --num-cpus=2 --dashboard-agent-listen-port=52366 \

@@ -452,4 +452,15 @@ def with_values(config: Config, values: dict[str, Any], where: str = "config") -
 
 
 def save_config(config: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    Path(path).write_text(yaml.safe_dump(public_dict(config), sort_keys=False),
+                          encoding="utf-8")
+
+
+def public_dict(config: Config) -> dict[str, Any]:
+    """``config`` as a dict fit to be written or shown: no password of a tracking URI."""
+    from finelabel.tracking.uri import redact
+
+    tree = config.to_dict()
+    if tree["tracking"]["tracking_uri"]:
+        tree["tracking"]["tracking_uri"] = redact(tree["tracking"]["tracking_uri"])
+    return tree

@@ -18,9 +18,9 @@ DEFAULT_RECIPE = "finelabel"
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
     "finelabel": {
-        "model": {"score": "label", "text_signal": "counts", "image_dropout": 0.3},
-        "loss": {"label_weight": 0.3},
-        "train": {"pairing": "in_batch", "lr": 1e-3, "lr_decay": 0.95, "epochs": 40,
+        "model": {"score": "label", "text_signal": "counts", "image_dropout": 0.5},
+        "loss": {"label_weight": 1.0},
+        "train": {"pairing": "in_batch", "lr": 1e-3, "lr_decay": 0.9, "epochs": 40,
                   "patience": 10},
         "siamese": {"pairing": "in_batch", "lr": 1e-3, "epochs": 20, "patience": 5},
     },

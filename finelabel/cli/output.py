@@ -11,11 +11,12 @@ from typing import Any
 
 from finelabel.report.tables import format_map_table, format_rows
 from finelabel.run_folder import RunFolder
+from finelabel.tracking.uri import redact
 
 
 def compare_hint(tracking_uri: str, run_id: str | None = None) -> str:
     """The command that lists runs side by side (a search's trials, given its run id)."""
-    command = f"finelabel compare --tracking-uri {tracking_uri}"
+    command = f"finelabel compare --tracking-uri {redact(tracking_uri)}"
     if run_id:
         command += f" --filter \"tags.mlflow.parentRunId = '{run_id}'\""
     return command
@@ -26,7 +27,7 @@ def print_where(tracking_uri: str, run_id: str, files: dict[str, Path],
     """The last lines of every command: where its files are, its MLflow run, how to compare."""
     for name, path in files.items():
         print(f"{name}: {path}")
-    print(f"MLflow: run {run_id} in {tracking_uri}")
+    print(f"MLflow: run {run_id} in {redact(tracking_uri)}")
     print(f"compare: {compare_hint(tracking_uri, children_of)}")
 
 

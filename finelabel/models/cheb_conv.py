@@ -12,8 +12,12 @@ import warnings
 
 import torch
 from torch import Tensor
-from torch_geometric.nn import ChebConv
-from torch_geometric.utils import get_laplacian
+
+with warnings.catch_warnings():  # torch-geometric 2.8 calls the deprecated torch.jit.script
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated",
+                            category=FutureWarning)
+    from torch_geometric.nn import ChebConv
+    from torch_geometric.utils import get_laplacian
 
 from finelabel.typing import EdgeIndex
 
@@ -181,8 +185,8 @@ class StaticChebConv(ChebConv):
         """Filter signals x (B, N, F_in) or (N, F_in) -> (B, N, F_out) or (N, F_out).
 
         Works channel-major, (F, N, B): each channel is one (N, B) matrix for the sparse matmul
-        (the batch as columns), and mixing the K * F_in terms into F_out channels is one dense
-        product with a long contiguous side. The output is a (B, N, F_out) view of a
+        (the batch as columns), and mixing the K * F_in terms into F_out channels is K dense
+        products with a long contiguous side. The output is a (B, N, F_out) view of a
         channel-major tensor, which the next StaticChebConv reads back without a copy.
         """
         single = x.dim() == 2
@@ -194,12 +198,15 @@ class StaticChebConv(ChebConv):
         matrix = self.laplacian
         transposed = matrix if self.symmetric else self._csr_buffer("laplacian_t")
         basis = _ChebyshevBasis.apply(matrix, transposed, x.permute(2, 1, 0), len(self.lins))
-        basis = basis.view(len(self.lins) * channels, nodes * batch)  # (K*F_in, N*B)
-        weight = torch.cat([lin.weight for lin in self.lins], dim=1)  # (F_out, K*F_in)
-        if self.bias is None:
-            out = weight @ basis
-        else:
-            out = torch.addmm(self.bias.unsqueeze(1), weight, basis)  # (F_out, N*B)
+        basis = basis.view(len(self.lins), channels, nodes * batch)  # (K, F_in, N*B)
+        # One product per Chebyshev term, summed: each weight's gradient is then a tensor of
+        # its own, as DDP's gradient buckets expect (slices of one concatenated weight are
+        # not, and DDP warns "Grad strides do not match bucket view strides").
+        out = self.lins[0].weight @ basis[0]  # (F_out, N*B)
+        for lin, term in zip(self.lins[1:], basis[1:]):
+            out = torch.addmm(out, lin.weight, term)
+        if self.bias is not None:
+            out = out + self.bias.unsqueeze(1)
         out = out.view(-1, nodes, batch).permute(2, 1, 0)  # (B, N, F_out), a view
         return out[0] if single else out
 

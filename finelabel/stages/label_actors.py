@@ -60,6 +60,7 @@ class PairScorer:
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        left = self.embeddings[torch.from_numpy(batch["text_idx"])]  # (B, d)
-        right = self.embeddings[torch.from_numpy(batch["image_idx"])]  # (B, d)
+        # Ray hands batches out read-only; the ids are copied (a few ints) for torch.
+        left = self.embeddings[torch.tensor(batch["text_idx"])]  # (B, d)
+        right = self.embeddings[torch.tensor(batch["image_idx"])]  # (B, d)
         return {**batch, "similarity": self.head(left, right).numpy().astype(np.float32)}

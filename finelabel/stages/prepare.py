@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from finelabel import __version__
-from finelabel.config import Config, save_config
+from finelabel.config import Config, public_dict, save_config
 from finelabel.data.layout.feature_matrix import check_rows, load_feature_matrix
 from finelabel.data.layout.lists import (
     CATEGORIES_FILE,
@@ -255,7 +255,7 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
         "skipped": policy.summary(),
         "skipped_examples": dict(policy.examples),
         "seconds": round(time.perf_counter() - started, 2),
-        "config": config.to_dict(),
+        "config": public_dict(config),
         "inputs": hash_inputs(input_files(config, source, kept_rows), source.root),
     }
     write_manifest(folder.manifest, manifest)

@@ -29,6 +29,7 @@ from finelabel.run_folder import RunFolder, write_json
 from finelabel.stages.reproduce_runs import METHODS, run_seed
 from finelabel.tracking import STAGE_TAG, Tracker, resumed_run, run_tags, stage_run
 from finelabel.tracking.funnel import read_history
+from finelabel.tracking.uri import redact
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def reproduce(config: Config, out: str | Path, *, seeds: int = 3,
         results = aggregate(per_seed, baselines, seeds=list(range(seeds)),
                             split_seed=config.data.seed)
         results["seconds"] = round(time.perf_counter() - started, 1)
-        results["mlflow"] = {"tracking_uri": tracker.tracking_uri, "run_id": run_id}
+        results["mlflow"] = {"tracking_uri": redact(tracker.tracking_uri), "run_id": run_id}
         _write(root, results)
         tracker.log_metrics(run_id, {f"{m}_test_map_avg": r["test"]["avg"]["mean"]
                                      for m, r in results["methods"].items()})
@@ -85,7 +86,7 @@ def _read_state(path: Path, tracker: Tracker) -> dict[str, Any]:
         tracker.client.get_run(state["run_id"])
     except Exception:  # noqa: BLE001 - another store (or a deleted run): start over in MLflow
         log.warning("%s: its MLflow run is not in %s; recording a new one", path,
-                    tracker.tracking_uri)
+                    redact(tracker.tracking_uri))
         return {}
     return state
 

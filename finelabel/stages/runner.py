@@ -20,7 +20,9 @@ from finelabel.config import Config
 from finelabel.metrics import flat_report
 from finelabel.run_folder import RunFolder, write_json
 from finelabel.stages.checks import check_stage_inputs
-from finelabel.tracking import Tracker, pipeline_run, run_tags, stage_run
+from finelabel.stages.pipeline_state import PipelineState, train_run_name
+from finelabel.tracking import Tracker, pipeline_run, resumed_run, run_tags, stage_run
+from finelabel.tracking.uri import redact
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ class StageContext:
 
     def mlflow(self) -> dict[str, str | None]:
         """Where this stage is recorded, as written into the run folder's results."""
-        return {"tracking_uri": self.tracker.tracking_uri, "run_id": self.run_id,
+        return {"tracking_uri": redact(self.tracker.tracking_uri), "run_id": self.run_id,
                 "parent_run_id": self.parent_run_id}
 
 
@@ -88,7 +90,7 @@ def _fit(ctx: StageContext, task: str, pairs: str) -> StageOutcome:
     job = TrainJob(task, str(ctx.folder.root), str(ctx.folder.model(task)), ctx.config.model,
                    ctx.config.loss, train, ctx.tracker.tracking_uri, ctx.run_id)
     outcome = fit(job, ctx.folder.pairs(pairs), storage_path=ctx.folder.ray_results,
-                  run_name=task)
+                  run_name=train_run_name(ctx.config, task))
     best = {f"best_{k}": v for k, v in numbers(outcome.metrics).items() if k.startswith("val_")}
     last = outcome.last_metrics
     summary = {**best, "best_epoch": outcome.metrics.get("epoch", 0),
@@ -186,21 +188,62 @@ class PipelineResult:
 
 def run_pipeline(config: Config, out: str | Path, *, on_error: str = "fail",
                  run_name: str | None = None) -> PipelineResult:
-    """All stages under one parent MLflow run; return the evaluation results."""
+    """All stages under one parent MLflow run; return the evaluation results.
+
+    Run again on the same folder, it continues (see :mod:`pipeline_state`): the same MLflow
+    runs, finished stages with unchanged settings skipped, the rest resumed.
+    """
     folder = RunFolder.at(out)
     check_stage_inputs(config, folder.root, "prepare")
     tracker = Tracker.from_config(config.tracking)
     folder.create()
-    with pipeline_run(tracker, run_name or folder.root.name) as parent:
-        tracker.log_config(parent, config)
-        outcomes = {}
+    state = PipelineState.read(folder.root, tracker.tracking_uri)
+    parent_id = _existing(tracker, state.parent_run_id)
+    opened = resumed_run(tracker, parent_id) if parent_id else pipeline_run(
+        tracker, run_name or folder.root.name)
+    with opened as parent:
+        if not parent_id:
+            tracker.log_config(parent, config)
+            state.parent_run_id, state.stages = parent, {}
+            state.save()
+        rerun = False
         for stage in pipeline_stages(config):
-            with stage_run(tracker, stage, parent_run_id=parent, tags=run_tags()) as run_id:
-                ctx = StageContext(config, folder, tracker, run_id, parent, on_error)
-                outcomes[stage] = run_stage(ctx, stage)
+            if not rerun and state.finished(stage, config):
+                log.info("stage %s: finished earlier with these settings, kept", stage)
+                continue
+            rerun = True
+            outcome = _run_recorded(stage, ctx_for=(config, folder, tracker, parent, on_error),
+                                    state=state)
             if stage == "prepare":
-                tracker.set_tags(parent, outcomes[stage].tags)
-        evaluation = outcomes["evaluate"]
-        record(tracker, parent, StageOutcome(evaluation.metrics,
-                                             [(folder.results, None), (folder.pr_curves, None)]))
-    return PipelineResult(evaluation.report, folder, parent, tracker.tracking_uri)
+                tracker.set_tags(parent, outcome.tags)
+            if stage == "evaluate":
+                record(tracker, parent, StageOutcome(
+                    outcome.metrics, [(folder.results, None), (folder.pr_curves, None)]))
+        results = state.stages["evaluate"]["report"]
+    return PipelineResult(results, folder, parent, tracker.tracking_uri)
+
+
+def _existing(tracker: Tracker, run_id: str | None) -> str | None:
+    """``run_id`` if the store still has that run, else None."""
+    if not run_id:
+        return None
+    try:
+        tracker.client.get_run(run_id)
+    except Exception:  # noqa: BLE001 - deleted, or another store: record anew
+        log.warning("MLflow run %s is gone from %s; recording a new one", run_id,
+                    redact(tracker.tracking_uri))
+        return None
+    return run_id
+
+
+def _run_recorded(stage: str, *, ctx_for: tuple, state: PipelineState) -> StageOutcome:
+    """Run ``stage`` in its MLflow run: the one an earlier attempt opened, or a new one."""
+    config, folder, tracker, parent, on_error = ctx_for
+    earlier = _existing(tracker, state.run_id(stage))
+    opened = resumed_run(tracker, earlier) if earlier else stage_run(
+        tracker, stage, parent_run_id=parent, tags=run_tags())
+    with opened as run_id:
+        state.started(stage, run_id, config)
+        outcome = run_stage(StageContext(config, folder, tracker, run_id, parent, on_error), stage)
+    state.done(stage, outcome.report if stage == "evaluate" else None)
+    return outcome

@@ -29,6 +29,7 @@ from finelabel.tracking import (
     run_tags,
     stage_run,
 )
+from finelabel.tracking.uri import redact
 from finelabel.tune.space import SearchSpec, check_against, load_search_spec
 
 RESULTS_FILE = "results.json"
@@ -130,7 +131,7 @@ def _search(tuner, spec: SearchSpec, search_dir: Path, tracker: Tracker,
         end_open_children(tracker, run_id, "KILLED", "interrupted (Ctrl-C)")
         raise
     summary = summarise(grid, spec, search_dir)
-    summary["mlflow"] = {"tracking_uri": tracker.tracking_uri, "run_id": run_id}
+    summary["mlflow"] = {"tracking_uri": redact(tracker.tracking_uri), "run_id": run_id}
     summary["search_dir"] = str(search_dir)
     write_json(search_dir / RESULTS_FILE, summary)
     curves = trial_curves(grid, spec.metric)

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from finelabel.config import Config, TrackingConfig
-from finelabel.tracking.uri import resolve_tracking_uri, sqlite_dir
+from finelabel.config import Config, TrackingConfig, public_dict
+from finelabel.tracking.uri import redact, resolve_tracking_uri, sqlite_dir
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Tracker:
         return (Tracker, (self.tracking_uri, self.experiment_name))
 
     def __repr__(self) -> str:
-        return f"Tracker({self.tracking_uri!r}, {self.experiment_name!r})"
+        return f"Tracker({redact(self.tracking_uri)!r}, {self.experiment_name!r})"
 
     @property
     def experiment_id(self) -> str:
@@ -85,7 +85,7 @@ class Tracker:
         flat = config.flat()
         params = {**flat, **{short: flat[full] for short, full in SHORT_PARAMS.items()}}
         self.log_params(run_id, params)
-        self.client.log_dict(run_id, config.to_dict(), "config.yaml")
+        self.client.log_dict(run_id, public_dict(config), "config.yaml")
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any],
                     step: int | None = None) -> None:
@@ -120,7 +120,7 @@ class Tracker:
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        items = [RunTag(k, _truncate(str(v), MAX_TAG_VALUE, k)) for k, v in tags.items()]
+        items = [RunTag(k, _truncate(redact(str(v)), MAX_TAG_VALUE, k)) for k, v in tags.items()]
         for start in range(0, len(items), PARAMS_PER_BATCH):
             self.client.log_batch(run_id, tags=items[start:start + PARAMS_PER_BATCH],
                                   synchronous=True)
@@ -166,7 +166,7 @@ def _param_value(key: str, value: Any) -> str:
         text = json.dumps(value, default=str)
     else:
         text = str(value)
-    return _truncate(text, MAX_PARAM_VALUE, key)
+    return _truncate(redact(text), MAX_PARAM_VALUE, key)
 
 
 def _number(key: str, value: Any) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -44,3 +45,13 @@ def sqlite_dir(uri: str) -> Path | None:
     if not uri.startswith("sqlite:////"):
         return None
     return Path(uri[len("sqlite:///"):].partition("?")[0]).parent
+
+
+#: ``scheme://user:password@host``: the password part of a URI's user info.
+_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:)(?P<secret>[^/@\s]+)@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URI in it replaced by ``***``: tracking URIs such
+    as ``postgresql://user:secret@db/mlflow`` may be printed and recorded, their secret not."""
+    return _PASSWORD.sub(lambda m: f"{m.group('head')}***@", text)

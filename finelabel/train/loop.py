@@ -28,6 +28,23 @@ from finelabel.train.steps import PairBatch, train_epoch
 from finelabel.train.tasks import Task
 
 log = logging.getLogger(__name__)
+#: One line per epoch, from rank 0.
+progress = logging.getLogger("finelabel.progress")
+#: Modules of Ray Train that log every report and checkpoint of every rank at INFO.
+RAY_TRAIN_CHATTER = ("ray.train.v2._internal.execution.context",
+                     "ray.train.v2._internal.execution.storage")
+
+
+def quiet_ray_train() -> None:
+    """Ray Train logs each report and checkpoint ("Reporting training result ...") at INFO,
+    two lines per epoch that our own epoch line already says. Its loggers are named after
+    the module (or, in 2.60, its file path): quiet both."""
+    import importlib
+
+    for name in RAY_TRAIN_CHATTER:
+        module = importlib.import_module(name)
+        for logger_name in (name, getattr(module, "__file__", name)):
+            logging.getLogger(logger_name).setLevel(logging.WARNING)
 
 
 class EpochReporter:
@@ -37,7 +54,8 @@ class EpochReporter:
         self.rank = rank
         self.funnel = MetricsFunnel()
         if rank == 0:
-            self.funnel.add(PrintSink(prefix=job.task))
+            # Logged, not printed: Ray Train both prints and logs a worker's print() calls.
+            self.funnel.add(PrintSink(prefix=job.task, logger=progress))
             self.funnel.add(HistorySink(job.history_path()))
             if job.mlflow_run_id:
                 tracker = Tracker(job.tracking_uri)
@@ -138,6 +156,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     import ray.train
     import ray.train.torch
 
+    quiet_ray_train()
     job = TrainJob.from_dict(loop_config)
     task = job.training_task()
     loss = task.loss_config(job.loss)

@@ -374,3 +374,110 @@ def test_ctrl_c_during_a_search_marks_it_killed_and_it_resumes_by_name(demo: dic
     summary = json.loads((state.parent / "results.json").read_text())
     assert [t["epochs"] for t in summary["trials"]] == [4, 4]
     assert all(t["status"] == "DONE" for t in summary["trials"])
+
+
+def _killed_when(command: list[str], ready: Callable[[], bool], timeout: float = 600):
+    """Run ``command`` in a process group of its own; SIGKILL the whole group once
+    ``ready()`` (a driver killed outright, its local Ray with it). Returns its exit code."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.paths import REPO
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_GCS_SERVER_PORT")}
+    env["RAY_DATA_DISABLE_PROGRESS_BARS"] = "1"
+    process = subprocess.Popen([sys.executable, "-m", "finelabel.cli", *command], cwd=REPO,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and process.poll() is None and not ready():
+            time.sleep(0.5)
+        assert process.poll() is None, "the command ended before it could be killed"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    return process.returncode
+
+
+def _epochs_in_mlflow(uri: str, state_file: Path, stage: str) -> int:
+    if not state_file.is_file():
+        return 0
+    run_id = json.loads(state_file.read_text()).get("stages", {}).get(stage, {}).get("run_id")
+    if not run_id:
+        return 0
+    return len(MlflowClient(uri).get_metric_history(run_id, "val_map_avg"))
+
+
+@pytest.mark.faults
+def test_a_killed_pipeline_continues_in_the_same_runs(ray_local, tmp_path: Path) -> None:
+    """SIGKILL of the driver mid-training: the same command again finishes without redoing
+    the finished stages or epochs, in the same MLflow runs, and leaves none RUNNING."""
+    from finelabel.cli import main
+    from finelabel.stages.pipeline_state import STATE_FILE
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    out = tmp_path / "run"
+    flags = ["pipeline", "--config", str(CONFIGS / "demo.yaml"), "--out", str(out),
+             "--tracking-uri", uri, "--set", "train.epochs=5", "--set", "siamese.epochs=2",
+             "--set", "train.num_workers=1", "--set", "siamese.num_workers=1"]
+    state = out / STATE_FILE
+    code = _killed_when(flags, lambda: _epochs_in_mlflow(uri, state, "train") >= 2)
+    assert code == -9
+    before = json.loads(state.read_text())
+    assert before["stages"]["siamese"]["finished"] and not before["stages"]["train"]["finished"]
+    prepared_at = (out / "manifest.json").stat().st_mtime
+
+    assert main(flags) == 0
+    after = json.loads(state.read_text())
+    assert after["parent_run_id"] == before["parent_run_id"]
+    assert (out / "manifest.json").stat().st_mtime == prepared_at  # prepare was not redone
+    client = MlflowClient(uri)
+    parent = client.get_run(after["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    children = find_child_runs(uri, parent.info.run_id)
+    names = [c.info.run_name for c in children]
+    assert sorted(names) == sorted(STAGES)  # one run per stage: continued, not duplicated
+    assert all(c.info.status == "FINISHED" for c in children)
+    train = next(c for c in children if c.info.run_name == "train")
+    assert train.info.run_id == before["stages"]["train"]["run_id"]
+    history = client.get_metric_history(train.info.run_id, "resumed_from")
+    assert history[-1].value >= 1  # continued from a checkpoint, not from epoch 0
+    epochs = sorted({m.step for m in client.get_metric_history(train.info.run_id,
+                                                               "val_map_avg")})
+    assert epochs == list(range(1, epochs[-1] + 1)) and epochs[-1] >= 3
+
+
+@pytest.mark.faults
+def test_a_killed_search_continues_by_name_in_the_same_runs(demo: dict, tmp_path: Path) -> None:
+    from finelabel.cli import main
+    from finelabel.stages.tune import STATE_FILE
+
+    space = tmp_path / "space.yaml"
+    space.write_text("space:\n  loss.beta: {grid_search: [0.2, 0.4]}\nnum_samples: 1\n"
+                     "max_concurrent_trials: 1\ngrace_period: 0\n", encoding="utf-8")
+    flags = ["tune", "--config", str(CONFIGS / "demo.yaml"), "--out", str(demo["out"]),
+             "--tracking-uri", demo["uri"], "--space", str(space), "--name", "killed",
+             "--set", "train.epochs=3", "--set", "train.num_workers=1"]
+    state = RunFolder.at(demo["out"]).search("killed") / STATE_FILE
+    client = MlflowClient(demo["uri"])
+
+    def first_epoch_recorded() -> bool:
+        if not state.is_file():
+            return False
+        trials = find_child_runs(demo["uri"], json.loads(state.read_text())["mlflow_run_id"])
+        return bool(trials) and bool(client.get_metric_history(trials[0].info.run_id,
+                                                               "val_map_avg"))
+
+    assert _killed_when(flags, first_epoch_recorded) == -9
+    search_id = json.loads(state.read_text())["mlflow_run_id"]
+    assert main(flags) == 0
+    assert client.get_run(search_id).info.status == "FINISHED"
+    trials = find_child_runs(demo["uri"], search_id)
+    assert len(trials) == 2 and all(t.info.status == "FINISHED" for t in trials)
+    for trial in trials:
+        steps = [m.step for m in client.get_metric_history(trial.info.run_id, "val_map_avg")]
+        assert sorted(set(steps)) == [1, 2, 3]
