@@ -100,7 +100,7 @@ def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
         tracker.log_params(run_id, search_params(spec))
         tracker.log_artifact(run_id, space_path)
         trial_runs = TrialRuns(tracker, run_id, config, max_epochs=config.train.epochs,
-                               tags=tags)
+                               search_dir=str(search_dir), tags=tags)
         tuner = make_tuner(config, spec, prepared_dir=folder.root, pairs=pairs,
                            search_dir=search_dir, callbacks=(trial_runs,))
         return _search(tuner, spec, search_dir, tracker, run_id)

@@ -15,6 +15,12 @@ from finelabel.config import LossConfig, ModelConfig, TrainConfig, build
 from finelabel.train.tasks import Task, get_task
 
 
+def history_path(model_dir: str | Path) -> Path:
+    """Rank 0's epoch metrics, one JSON line each, beside the best model in ``model_dir``."""
+    model = Path(model_dir)
+    return model.with_name(model.name + ".history.jsonl")
+
+
 @dataclass
 class TrainJob:
     """``siamese``: text-text pairs (beta = 0); ``dual``: labelled text-image pairs."""
@@ -36,9 +42,7 @@ class TrainJob:
         return get_task(self.task)
 
     def history_path(self) -> Path:
-        """Rank 0's epoch metrics, one JSON line each, beside the best model."""
-        model = Path(self.model_dir)
-        return model.with_name(model.name + ".history.jsonl")
+        return history_path(self.model_dir)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -15,7 +15,9 @@ from ray.tune import Callback
 
 from finelabel.config import Config
 from finelabel.tracking import STAGE_TAG, Tracker, find_child_runs
-from finelabel.tune.trial import error_summary, trial_config
+from finelabel.tracking.funnel import read_history
+from finelabel.train.job import history_path
+from finelabel.tune.trial import error_summary, trial_config, trial_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,12 @@ class TrialRuns(Callback):
     """A Tune callback: one MLflow run per trial under ``parent_run_id``."""
 
     def __init__(self, tracker: Tracker, parent_run_id: str, base: Config, *,
-                 max_epochs: int, tags: dict[str, str] | None = None) -> None:
+                 max_epochs: int, search_dir: str, tags: dict[str, str] | None = None) -> None:
         self.tracker, self.parent_run_id, self.base = tracker, parent_run_id, base
         self.max_epochs, self.tags = max_epochs, dict(tags or {})
+        self.search_dir = search_dir
         self.runs: dict[str, str] = {}  # trial id -> MLflow run id
+        self.logged: dict[str, set[int]] = {}  # trial id -> epochs in its MLflow run
 
     def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
         run_id = self.runs.get(trial.trial_id) or self._recorded_run(trial.trial_id)
@@ -59,8 +63,27 @@ class TrialRuns(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
         run_id = self.runs.get(trial.trial_id)
-        if run_id is not None:
-            self.tracker.log_metrics(run_id, trial_metrics(result), step=int(result["epoch"]))
+        if run_id is None:
+            return
+        epoch = int(result["epoch"])
+        if int(result.get("resumed_from", 0)) > 0:
+            self._backfill(trial.trial_id, run_id, before=epoch)
+        self.tracker.log_metrics(run_id, trial_metrics(result), step=epoch)
+        self.logged.setdefault(trial.trial_id, set()).add(epoch)
+
+    def _backfill(self, trial_id: str, run_id: str, *, before: int) -> None:
+        """Log the epochs a resumed trial does not run again but MLflow never got: a driver
+        killed after Ray Train kept an epoch's checkpoint and before this callback logged the
+        epoch. Rank 0's history file beside the trial's model has every epoch it ran."""
+        if trial_id not in self.logged:
+            recorded = self.tracker.client.get_metric_history(run_id, "val_map_avg")
+            self.logged[trial_id] = {int(m.step) for m in recorded}
+        history = read_history(history_path(trial_model_dir(self.search_dir, trial_id)))
+        for record in history:
+            step = int(record["step"])
+            if step < before and step not in self.logged[trial_id]:
+                self.tracker.log_metrics(run_id, trial_metrics(record), step=step)
+                self.logged[trial_id].add(step)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         run_id = self.runs.get(trial.trial_id)

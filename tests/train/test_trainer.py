@@ -26,7 +26,8 @@ def paired(prepared_synthetic: Path, tmp_path_factory) -> RunFolder:
 
 
 def _job(folder: RunFolder, model_dir: Path, *overrides: str) -> TrainJob:
-    config = load_config(None, ["model.embed_dim=32", "train.lr=0.001", *overrides])
+    config = load_config(None, ["model.embed_dim=32", "train.lr=0.001", "train.pairing=sampled",
+                                *overrides])
     return TrainJob("dual", str(folder.root), str(model_dir), config.model, config.loss,
                     config.train)
 
