@@ -221,6 +221,7 @@ def say(text: str) -> None:
 def prepare_run(args: Args, out: Path) -> dict[str, Any]:
     """Prepared items, word graph, ``pairs/train`` (409,600) and a random siamese checkpoint."""
     from finelabel.data.prepared import PreparedData
+    from finelabel.run_folder import RunFolder
     from finelabel.stages.pairs import make_pairs
     from finelabel.stages.prepare import prepare
     from finelabel.train.checkpoint import save_checkpoint
@@ -236,7 +237,7 @@ def prepare_run(args: Args, out: Path) -> dict[str, Any]:
     data = PreparedData.load(out)
     torch.manual_seed(0)
     model = get_task("siamese").build_model(config.model, data)
-    checkpoint = save_checkpoint(out / "siamese" / "random_model", model, task="siamese",
+    checkpoint = save_checkpoint(RunFolder.at(out).model("siamese"), model, task="siamese",
                                  cfg=config.model, data=data)
     return {"config": config, "data": data, "checkpoint": checkpoint, "manifest": manifest,
             "prepare_s": prepared_s, "pairs_s": pairs_s, "sizes": sizes}
@@ -252,13 +253,13 @@ def bench_label(args: Args, out: Path, prep: dict[str, Any]) -> dict[str, Any]:
     import finelabel.stages.label as label_stage
     from finelabel.run_folder import RunFolder
 
-    config, checkpoint = prep["config"], prep["checkpoint"]
+    config = prep["config"]
     runs = []
     for repeat in range(args.label_repeats):
         parts: dict[str, float] = {}
         with timed_functions(label_stage, LABEL_PARTS, parts):
             started = time.perf_counter()
-            summary = label_stage.label_pairs(config, out, checkpoint)
+            summary = label_stage.label_pairs(config, out)
             seconds = time.perf_counter() - started
         parts["other"] = seconds - sum(parts.values())  # to_pandas of the scores, summary
         runs.append({"seconds": seconds, "pairs": summary["pairs"], "parts": parts})
@@ -288,7 +289,8 @@ def label_compute_floor(args: Args, out: Path, prep: dict[str, Any]) -> dict[str
     """The actors' work without Ray: construct each class once, run every batch, one process."""
     import finelabel.stages.label as label_stage
     from finelabel.run_folder import RunFolder
-    from finelabel.stages.label_actors import PairScorer, TextEmbedder
+    from finelabel.stages.label_actors import PairScorer, TextEmbedder, load_head
+    from finelabel.train.hardness import SiameseSimilarity
 
     config, checkpoint = prep["config"], prep["checkpoint"]
     source = RunFolder.at(out).pairs("train")
@@ -298,17 +300,19 @@ def label_compute_floor(args: Args, out: Path, prep: dict[str, Any]) -> dict[str
     result: dict[str, float] = {}
     with torch_threads(args.threads):
         started = time.perf_counter()
-        embedder = TextEmbedder(str(checkpoint), str(out))
+        embedder = TextEmbedder([str(checkpoint)], str(out))
         result["embed_init"] = time.perf_counter() - started
         started = time.perf_counter()
         chunks = [embedder({"item_id": ids[i:i + 256]}) for i in range(0, len(ids), 256)]
         result["embed"] = time.perf_counter() - started
         n_items = int(sum(prep["manifest"]["counts"].values()))
-        embeddings = np.zeros((n_items, chunks[0]["embedding"].shape[1]), dtype=np.float32)
+        embeddings = np.zeros((n_items, chunks[0]["embedding"].shape[2]), dtype=np.float32)
         for chunk in chunks:
-            embeddings[chunk["item_id"]] = chunk["embedding"]
+            embeddings[chunk["item_id"]] = chunk["embedding"][:, 0]
         started = time.perf_counter()
-        scorer = PairScorer(str(checkpoint), embeddings)
+        similarity = SiameseSimilarity(torch.from_numpy(embeddings)[None], [load_head(checkpoint)],
+                                       np.zeros(n_items, dtype=np.int64))
+        scorer = PairScorer(similarity)
         result["score_init"] = time.perf_counter() - started
         size = config.label.batch_size
         started = time.perf_counter()

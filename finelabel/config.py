@@ -253,9 +253,14 @@ class LabelConfig:
     max_actors: int = 2
     batch_size: int = 8192
     num_cpus_per_actor: float = 1.0
+    #: 1: one siamese net, trained on every training item, labels every pair (the paper's).
+    #: k >= 2: out-of-fold labels: k nets, net f trained on every fold of the training items
+    #: but f; a pair's r is the mean of the nets that did not train on one of its two texts.
+    folds: int = 1
 
     def __post_init__(self) -> None:
         _check(1 <= self.min_actors <= self.max_actors, "label: need 1 <= min_actors <= max_actors")
+        _check(self.folds >= 1, "label.folds must be >= 1")
         _check(self.batch_size >= 1, "label.batch_size must be >= 1")
 
 

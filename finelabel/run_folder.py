@@ -4,7 +4,7 @@
       source/                the generated synthetic dataset (synthetic runs only)
       items/  graph.npz  vocab.tsv  config.yaml  manifest.json      prepare
       pairs/siamese/  pairs/train/                                   pairs
-      siamese/model/                                                 siamese
+      siamese/model/  (or siamese/fold-<f>/model/, label.folds > 1)  siamese
       pairs/labelled/  label_model/  label_summary.json              label
       dual/model/                                                    train
       ray_results/           Ray Train's runs (checkpoints), by stage name
@@ -80,6 +80,13 @@ class RunFolder:
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         return self.root / task / "model"
+
+    def siamese_nets(self, folds: int = 1) -> list[Path]:
+        """The siamese nets that label pairs: ``siamese/model``, or with out-of-fold labels
+        one per fold, ``siamese/fold-<f>/model`` (trained on every fold but f)."""
+        if folds <= 1:
+            return [self.model("siamese")]
+        return [self.root / "siamese" / f"fold-{fold}" / "model" for fold in range(folds)]
 
     @property
     def label_model(self) -> Path:

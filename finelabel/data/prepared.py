@@ -66,6 +66,15 @@ class PreparedData:
     def image_dim(self) -> int:
         return int(self.image_features.shape[1])
 
+    def folds(self, folds: int, seed: int) -> np.ndarray:
+        """(n,) the fold of every training item (:func:`assign_folds`); other items get 0."""
+        from finelabel.data.splits import assign_folds
+
+        train = self.indices("train")
+        out = np.zeros(len(self.labels), dtype=np.int64)
+        out[train] = assign_folds(self.labels[train], folds, seed)
+        return out
+
     def texts(self, item_ids: np.ndarray) -> torch.Tensor:
         """(B, |V|) dense word-count signals of the given items."""
         return csr_rows_to_dense(self.text_signals, item_ids)

@@ -70,7 +70,7 @@ def _needs(config: Config, folder: RunFolder) -> dict[str, list[tuple[Path, str]
         "pairs": prepared,
         "siamese": [*prepared, (folder.pairs("siamese"), "pairs")],
         "label": [*prepared, (folder.pairs("train"), "pairs"),
-                  (folder.model("siamese"), "siamese")],
+                  *[(net, "siamese") for net in folder.siamese_nets(config.label.folds)]],
         "train": [*prepared, (train_pairs, "label" if config.loss.beta > 0 else "pairs")],
         "evaluate": [*prepared, (folder.model("dual"), "train")],
         "tune": [*prepared, (folder.pairs("labelled"), "label")],

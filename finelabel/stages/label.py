@@ -1,9 +1,9 @@
 """The label stage: siamese similarities for every training pair -> fine-grained hardness labels.
 
-Ray Data reads the training pairs; an actor pool (each actor loads the siamese checkpoint once)
-embeds every distinct text once, another scores the pairs from those embeddings. Labels are
-binned per polarity over the whole set and the labelled pairs are written as Parquet once, so
-training never recomputes them.
+Ray Data reads the training pairs; an actor pool (each actor loads the siamese nets once: one,
+or one per fold with ``label.folds``) embeds every distinct text once, another scores the pairs
+from those embeddings. Labels are binned per polarity over the whole set and the labelled pairs
+are written as Parquet once, so training never recomputes them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
+import torch
 
 from finelabel.config import Config, LabelConfig
 from finelabel.data.manifest import read_manifest
@@ -21,7 +22,7 @@ from finelabel.labels import HardnessBins, fit_hardness_bins
 from finelabel.run_folder import RunFolder, replacing
 from finelabel.stages.label_actors import PairScorer, TextEmbedder, load_head
 from finelabel.stages.pairs import write_pairs
-from finelabel.train.hardness import save_label_model
+from finelabel.train.hardness import SiameseSimilarity, save_label_model
 
 
 def _pool(cfg: LabelConfig):
@@ -45,22 +46,23 @@ def training_items(folder: RunFolder) -> np.ndarray:
     return items["item_id"].to_numpy()[split == "train"]
 
 
-def embed_texts(ids: np.ndarray, checkpoint: Path, prepared_dir: Path, cfg: LabelConfig,
+def embed_texts(ids: np.ndarray, checkpoints: list[Path], prepared_dir: Path, cfg: LabelConfig,
                 n_items: int) -> np.ndarray:
-    """(n_items, d) siamese embeddings; rows of items no pair uses stay zero."""
+    """(k, n_items, d) embeddings by each of the k siamese nets; rows of items no pair uses
+    stay zero."""
     import ray.data
 
     out = ray.data.from_numpy(ids).rename_columns({"data": "item_id"}).map_batches(
-        TextEmbedder, fn_constructor_kwargs={"checkpoint_dir": str(checkpoint),
+        TextEmbedder, fn_constructor_kwargs={"checkpoint_dirs": [str(c) for c in checkpoints],
                                              "prepared_dir": str(prepared_dir)},
         batch_size=256, **_pool(cfg)).to_pandas()
-    matrix = np.stack(out["embedding"].to_numpy())  # (n_ids, d)
-    embeddings = np.zeros((n_items, matrix.shape[1]), dtype=np.float32)
-    embeddings[out["item_id"].to_numpy()] = matrix
+    matrix = np.stack(out["embedding"].to_numpy())  # (n_ids, k, d)
+    embeddings = np.zeros((matrix.shape[1], n_items, matrix.shape[2]), dtype=np.float32)
+    embeddings[:, out["item_id"].to_numpy()] = matrix.transpose(1, 0, 2)
     return embeddings
 
 
-def score_pairs(path: Path, embeddings: np.ndarray, checkpoint: Path, cfg: LabelConfig):
+def score_pairs(path: Path, similarity: SiameseSimilarity, cfg: LabelConfig):
     """A materialised dataset of the pairs with their ``similarity``."""
     import ray
     import ray.data
@@ -68,8 +70,7 @@ def score_pairs(path: Path, embeddings: np.ndarray, checkpoint: Path, cfg: Label
     # Not repartitioned: scoring 409,600 pairs is 0.2 s of compute, while a second actor costs
     # ~3 s of start-up. Measured: 11.3 s as read, 15.9 s in 2 blocks, 24.0 s in 2048-row blocks.
     return ray.data.read_parquet(str(path)).map_batches(
-        PairScorer, fn_constructor_kwargs={"checkpoint_dir": str(checkpoint),
-                                           "embeddings": ray.put(embeddings)},
+        PairScorer, fn_constructor_kwargs={"similarity": ray.put(similarity)},
         batch_size=cfg.batch_size, **_pool(cfg)).materialize()
 
 
@@ -77,22 +78,37 @@ def with_hardness(batch: dict[str, np.ndarray], *, bins: HardnessBins) -> dict[s
     return {**batch, "hardness": bins.labels(batch["similarity"], batch["positive"])}
 
 
-def label_pairs(config: Config, out_dir: str | Path, checkpoint: str | Path) -> dict[str, Any]:
-    """Label ``pairs/train`` with siamese checkpoint ``checkpoint``; write ``pairs/labelled``,
-    and the label model that labels in-batch pairs the same way (``label_model/``)."""
+def item_folds(config: Config, folder: RunFolder) -> np.ndarray:
+    """(n_items,) which net did not train on each item (all 0 with one net)."""
+    from finelabel.data.prepared import PreparedData
+
+    data = PreparedData.load(folder.root)
+    if config.label.folds <= 1:
+        return np.zeros(len(data.labels), dtype=np.int64)
+    return data.folds(config.label.folds, config.siamese.seed)
+
+
+def label_pairs(config: Config, out_dir: str | Path) -> dict[str, Any]:
+    """Label ``pairs/train`` with the siamese net(s) of the run folder; write
+    ``pairs/labelled``, and the label model that labels in-batch pairs the same way
+    (``label_model/``)."""
     folder, started = RunFolder.at(out_dir), time.perf_counter()
     source = folder.pairs("train")
+    nets = folder.siamese_nets(config.label.folds)
     n_items = int(sum(read_manifest(folder.manifest)["counts"].values()))
     ids = np.union1d(distinct_texts(source), training_items(folder))
-    embeddings = embed_texts(ids, Path(checkpoint), folder.root, config.label, n_items)
-    scored = score_pairs(source, embeddings, Path(checkpoint), config.label)
+    embeddings = embed_texts(ids, nets, folder.root, config.label, n_items)
+    heads = [load_head(net) for net in nets]
+    folds = item_folds(config, folder)
+    similarity = SiameseSimilarity(torch.from_numpy(embeddings), heads, folds)
+    scored = score_pairs(source, similarity, config.label)
     frame = scored.select_columns(["similarity", "positive"]).to_pandas()
     bins = fit_hardness_bins(frame["similarity"].to_numpy(), frame["positive"].to_numpy(),
                              config.loss.bins)
     labelled = scored.map_batches(with_hardness, fn_kwargs={"bins": bins}, batch_format="numpy")
     write_pairs(labelled, folder.pairs("labelled"))
     with replacing(folder.label_model) as tmp:
-        save_label_model(tmp, embeddings, load_head(checkpoint), bins)
+        save_label_model(tmp, embeddings, heads, folds, bins)
     return summary(frame, bins, time.perf_counter() - started)
 
 

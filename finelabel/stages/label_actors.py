@@ -15,20 +15,24 @@ import torch
 from finelabel.data.prepared import PreparedData
 from finelabel.models import ScoreHead
 from finelabel.train.checkpoint import MODEL_FILE, load_model, load_tensors, read_meta
+from finelabel.train.hardness import SiameseSimilarity
 
 
 class TextEmbedder:
-    """``{"item_id"}`` -> ``{"item_id", "embedding" (B, d)}`` with the siamese text encoder."""
+    """``{"item_id"}`` -> ``{"item_id", "embedding" (B, k, d)}`` with the text encoders of
+    the k siamese nets (one, or one per fold), each loaded once per actor."""
 
-    def __init__(self, checkpoint_dir: str, prepared_dir: str) -> None:
+    def __init__(self, checkpoint_dirs: list[str], prepared_dir: str) -> None:
         torch.set_num_threads(1)  # one actor per core: intra-op threads would oversubscribe
         self.data = PreparedData.load(prepared_dir)
-        self.model = load_model(checkpoint_dir, self.data, task="siamese")
+        self.models = [load_model(path, self.data, task="siamese") for path in checkpoint_dirs]
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         ids = batch["item_id"]
-        return {"item_id": ids, "embedding": self.model.embed(self.data.texts(ids)).numpy()}
+        texts = self.data.texts(ids)
+        embedded = torch.stack([model.embed(texts) for model in self.models], dim=1)  # (B, k, d)
+        return {"item_id": ids, "embedding": embedded.numpy()}
 
 
 def load_head(checkpoint_dir: str | Path) -> ScoreHead:
@@ -47,20 +51,14 @@ class PairScorer:
     T_j is the text that comes with image j: item j's text, embedded once beforehand.
     """
 
-    def __init__(self, checkpoint_dir: str, embeddings) -> None:
+    def __init__(self, similarity) -> None:
         import ray
 
         torch.set_num_threads(1)
-        if isinstance(embeddings, ray.ObjectRef):
-            embeddings = ray.get(embeddings)
-        # Ray hands out a read-only view of the object store; one private copy per actor keeps
-        # torch from warning about (never happening) writes to it.
-        self.embeddings = torch.from_numpy(np.array(embeddings, copy=True))  # (n_items, d)
-        self.head = load_head(checkpoint_dir)
+        self.similarity: SiameseSimilarity = (ray.get(similarity)
+                                              if isinstance(similarity, ray.ObjectRef)
+                                              else similarity)
 
-    @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        # Ray hands batches out read-only; the ids are copied (a few ints) for torch.
-        left = self.embeddings[torch.tensor(batch["text_idx"])]  # (B, d)
-        right = self.embeddings[torch.tensor(batch["image_idx"])]  # (B, d)
-        return {**batch, "similarity": self.head(left, right).numpy().astype(np.float32)}
+        r = self.similarity.pairs(batch["text_idx"], batch["image_idx"])
+        return {**batch, "similarity": r.astype(np.float32)}

@@ -29,8 +29,8 @@ STATE_FILE = "pipeline.json"
 STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "prepare": ("data", "image", "text", "graph"),
     "pairs": ("pairs",),
-    "siamese": ("model", "siamese"),
-    "label": ("label", "loss.bins"),
+    "siamese": ("model", "siamese", "label.folds"),
+    "label": ("label", "loss.bins", "siamese.seed"),
     "train": ("model", "loss", "train"),
     "evaluate": ("eval",),
 }
@@ -65,7 +65,7 @@ def fingerprint(config: Config, stage: str) -> str:
 def train_run_name(config: Config, task: str) -> str:
     """Ray Train's run name for ``task``: a changed model, loss or optimiser starts afresh
     instead of loading a checkpoint it does not fit; more epochs continue the same run."""
-    keys = ("model", "loss", "train") if task == "dual" else ("model", "siamese")
+    keys = ("model", "loss", "train") if task == "dual" else ("model", "siamese", "label.folds")
     return f"{task}-{_hash(_values(config, keys, NOT_IDENTITY))[:10]}"
 
 

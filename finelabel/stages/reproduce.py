@@ -158,26 +158,15 @@ def _baselines(config: Config, prepared: RunFolder, recorder: _Recorder) -> dict
 
 def _methods(config: Config, root: Path, seeds: list[int],
              recorder: _Recorder) -> dict[int, dict[str, dict]]:
-    """Run the seeds as Ray tasks, as many at a time as the cluster holds; record each."""
-    import ray
-
+    """Run the seeds as Ray tasks, as many at a time as the cluster holds; record each as it
+    finishes."""
+    from finelabel.stages.concurrent import room_for, run_concurrently
     from finelabel.stages.reproduce_runs import method_config
-    from finelabel.tune.search import TRIAL_DRIVER_CPU, trial_resources
+    from finelabel.tune.search import trial_resources
 
-    need = trial_resources(config)
-    room = max(1, int((ray.cluster_resources().get("CPU", 1) - 1) // need["CPU"]))
-    task = ray.remote(run_seed).options(num_cpus=TRIAL_DRIVER_CPU, max_retries=0)
-    pending = list(seeds)
-    running: dict[Any, int] = {}
-    results: dict[int, dict[str, dict]] = {}
-    while pending or running:
-        while pending and len(running) < room:
-            seed = pending.pop(0)
-            running[task.remote(config, str(root), seed)] = seed
-        done, _ = ray.wait(list(running), num_returns=1)
-        seed = running.pop(done[0])
-        results[seed] = ray.get(done[0])
-        for method, result in results[seed].items():
+    def record(args: tuple, per_method: dict[str, dict]) -> None:
+        seed = args[2]
+        for method, result in per_method.items():
             key = f"{method}/seed-{seed}"
             if not recorder.done(key):
                 folder = Path(result["folder"])
@@ -186,7 +175,10 @@ def _methods(config: Config, root: Path, seeds: list[int],
                                  "best_epoch": float(result["best_epoch"] or 0)},
                                 history=read_history(result["history"]),
                                 files=(folder / "result.json", folder / "pr_curves.png"))
-    return results
+
+    results = run_concurrently(run_seed, [(config, str(root), seed) for seed in seeds],
+                               room=room_for(trial_resources(config)), on_done=record)
+    return dict(zip(seeds, results))
 
 
 def aggregate(per_seed: dict[int, dict[str, dict]], baselines: dict[str, dict], *,

@@ -65,6 +65,7 @@ def prepare_seed(config: Config, prepared: RunFolder, folder: RunFolder) -> None
     """Pairs, siamese net and labels of one seed, each made once (a rerun reuses them)."""
     from finelabel.stages.label import label_pairs
     from finelabel.stages.pairs import make_pairs
+    from finelabel.stages.siamese_folds import fit_fold_nets
     from finelabel.train.job import TrainJob
     from finelabel.train.trainer import fit
 
@@ -73,12 +74,17 @@ def prepare_seed(config: Config, prepared: RunFolder, folder: RunFolder) -> None
         make_pairs(config, folder.root)
     if not needs_labels(config):
         return
-    if not (folder.model("siamese") / "meta.json").is_file():
-        job = TrainJob("siamese", str(folder.root), str(folder.model("siamese")), config.model,
-                       config.loss, config.siamese)
-        fit(job, folder.pairs("siamese"), storage_path=folder.ray_results, run_name="siamese")
+    nets = folder.siamese_nets(config.label.folds)
+    if not all((net / "meta.json").is_file() for net in nets):
+        if config.label.folds > 1:  # one after another: the seeds already fill the cluster
+            fit_fold_nets(config, folder, room=1)
+        else:
+            job = TrainJob("siamese", str(folder.root), str(nets[0]), config.model,
+                           config.loss, config.siamese)
+            fit(job, folder.pairs("siamese"), storage_path=folder.ray_results,
+                run_name="siamese")
     if not folder.label_model.exists():
-        label_pairs(config, folder.root, folder.model("siamese"))
+        label_pairs(config, folder.root)
 
 
 def train_method(config: Config, seed_dir: RunFolder, folder: RunFolder) -> dict[str, Any]:

@@ -99,13 +99,20 @@ def _fit(ctx: StageContext, task: str, pairs: str) -> StageOutcome:
 
 
 def run_siamese(ctx: StageContext) -> StageOutcome:
-    return _fit(ctx, "siamese", "siamese")
+    if ctx.config.label.folds <= 1:
+        return _fit(ctx, "siamese", "siamese")
+    from finelabel.stages.siamese_folds import fit_fold_nets
+
+    summary = fit_fold_nets(ctx.config, ctx.folder)
+    nets = ctx.folder.siamese_nets(ctx.config.label.folds)
+    return StageOutcome(numbers(summary), [(net, f"model/fold-{fold}")
+                                           for fold, net in enumerate(nets)], report=summary)
 
 
 def run_label(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.label import label_pairs
 
-    summary = label_pairs(ctx.config, ctx.folder.root, ctx.folder.model("siamese"))
+    summary = label_pairs(ctx.config, ctx.folder.root)
     summary_file = write_json(ctx.folder.label_summary, summary)
     return StageOutcome(numbers(summary), [(summary_file, None)], report=summary)
 

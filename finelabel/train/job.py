@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from finelabel.config import LossConfig, ModelConfig, TrainConfig, build
 from finelabel.train.tasks import Task, get_task
 
@@ -34,9 +36,22 @@ class TrainJob:
     train: TrainConfig
     tracking_uri: str | None = None
     mlflow_run_id: str | None = None
+    #: Out-of-fold siamese nets: train on every one of ``folds`` folds of the training items
+    #: but ``holdout_fold`` (-1: on all of them).
+    holdout_fold: int = -1
+    folds: int = 1
 
     def __post_init__(self) -> None:
         get_task(self.task)  # fails early, listing the tasks, on an unknown name
+        if not -1 <= self.holdout_fold < self.folds:
+            raise ValueError(f"holdout_fold must be -1 or in [0, {self.folds}), "
+                             f"got {self.holdout_fold}")
+
+    def kept_items(self, data) -> np.ndarray | None:
+        """(n,) bool: the items this run may train on; None when it may use all."""
+        if self.holdout_fold < 0:
+            return None
+        return data.folds(self.folds, self.train.seed) != self.holdout_fold
 
     def training_task(self) -> Task:
         return get_task(self.task)

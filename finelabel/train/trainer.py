@@ -108,19 +108,28 @@ def training_dataset(job: TrainJob, pairs_path: Path):
     import pyarrow.parquet as pq
     import ray.data
 
-    from finelabel.run_folder import RunFolder
+    from finelabel.data.prepared import PreparedData
 
-    if job.train.pairing == "in_batch":
-        items = pq.read_table(RunFolder.at(job.prepared_dir).items, columns=["item_id", "split"])
-        ids = items["item_id"].to_numpy()[items["split"].to_numpy(zero_copy_only=False) == "train"]
-        return ray.data.from_items([{"item_id": int(i)} for i in np.sort(ids)]).materialize()
-    if job.loss.shuffle_labels and job.training_task().beta(job.loss) > 0:
-        frame = pq.read_table(pairs_path).to_pandas()
+    in_batch = job.train.pairing == "in_batch"
+    data = PreparedData.load(job.prepared_dir) if in_batch or job.folds > 1 else None
+    kept = job.kept_items(data) if data is not None else None
+    if in_batch:
+        ids = data.indices("train")
+        if kept is not None:
+            ids = ids[kept[ids]]
+        return ray.data.from_items([{"item_id": int(i)} for i in ids]).materialize()
+    shuffle = job.loss.shuffle_labels and job.training_task().beta(job.loss) > 0
+    if not shuffle and kept is None:
+        return ray.data.read_parquet(str(pairs_path)).materialize()
+    frame = pq.read_table(pairs_path).to_pandas()
+    if kept is not None:  # an out-of-fold net: pairs of two texts it may learn
+        left, right = job.training_task().columns
+        frame = frame[kept[frame[left].to_numpy()] & kept[frame[right].to_numpy()]]
+    if shuffle:
         rng = np.random.default_rng(job.train.seed)
         frame["hardness"] = shuffle_within_polarity(frame["hardness"].to_numpy(),
                                                     frame["positive"].to_numpy(), rng)
-        return ray.data.from_pandas(frame).materialize()
-    return ray.data.read_parquet(str(pairs_path)).materialize()
+    return ray.data.from_pandas(frame.reset_index(drop=True)).materialize()
 
 
 def _startup_timed_out(error: BaseException) -> bool:

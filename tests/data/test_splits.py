@@ -18,3 +18,19 @@ def test_every_category_keeps_training_items():
     for c in range(3):
         assert (~mask[labels == c]).sum() >= 1
     assert not mask[labels == 1].any()  # a singleton category stays in training
+
+
+def test_folds_are_stratified_balanced_and_seeded():
+    from finelabel.data.splits import assign_folds
+
+    labels = np.repeat(np.arange(3), [17, 9, 4])
+    folds = assign_folds(labels, 4, seed=1)
+    assert set(folds.tolist()) == {0, 1, 2, 3}
+    sizes = np.bincount(folds, minlength=4)
+    assert sizes.max() - sizes.min() <= 1
+    for c in range(3):  # each category spread over the folds as evenly as it can be
+        per_fold = np.bincount(folds[labels == c], minlength=4)
+        assert per_fold.max() - per_fold.min() <= 1
+    assert np.array_equal(folds, assign_folds(labels, 4, seed=1))
+    assert not np.array_equal(folds, assign_folds(labels, 4, seed=2))
+    assert not assign_folds(labels, 1).any()

@@ -104,7 +104,8 @@ def test_in_batch_labels_are_the_bins_of_the_siamese_score_of_each_pair(tmp_path
     with torch.no_grad():
         r = head(torch.from_numpy(embeddings[a]), torch.from_numpy(embeddings[b])).numpy()
     bins = fit_hardness_bins(r, labels[a] == labels[b], 9)
-    oracle = InBatchHardness.load(save_label_model(tmp_path / "lm", embeddings, head, bins))
+    oracle = InBatchHardness.load(save_label_model(tmp_path / "lm", embeddings[None], [head],
+                                                   np.zeros(30, dtype=np.int64), bins))
     ids = np.array([3, 17, 5, 29])
     positive = labels[ids][:, None] == labels[ids][None, :]
     matrix = oracle.matrix(ids, ids, positive)
