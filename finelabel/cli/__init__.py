@@ -16,6 +16,7 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     from finelabel.cli.parser import build_parser
     from finelabel.errors import user_error
+    from finelabel.tracking.outage import fail_fast_on_lost_servers
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:  # MLflow's store set-up lines ("Creating initial ... tables") are noise
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
         logging.getLogger("mlflow").setLevel(logging.WARNING)  # in case it already was
+    fail_fast_on_lost_servers()
     try:
         return args.func(args)
     except Exception as error:

@@ -78,7 +78,12 @@ def _needs(config: Config, folder: RunFolder) -> dict[str, list[tuple[Path, str]
 
 
 def check_stage_inputs(config: Config, out: str | Path, stage: str) -> None:
-    """Fail now if ``stage`` lacks an input: the dataset for ``prepare``, else earlier outputs."""
+    """Fail now if ``stage`` lacks an input: the dataset for ``prepare``, else earlier outputs;
+    or if the tracking server does not answer."""
+    from finelabel.tracking.outage import check_reachable
+    from finelabel.tracking.uri import resolve_tracking_uri
+
+    check_reachable(resolve_tracking_uri(config.tracking.tracking_uri))
     folder = RunFolder.at(out)
     if stage == "prepare":
         check_dataset(config)

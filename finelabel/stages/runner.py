@@ -22,6 +22,8 @@ from finelabel.run_folder import RunFolder, write_json
 from finelabel.stages.checks import check_stage_inputs
 from finelabel.stages.pipeline_state import PipelineState, train_run_name
 from finelabel.tracking import Tracker, pipeline_run, resumed_run, run_tags, stage_run
+from finelabel.tracking.funnel import log_missing_steps, logged_steps, read_history
+from finelabel.tracking.outage import outages_reported
 from finelabel.tracking.uri import redact
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,10 @@ def _fit(ctx: StageContext, task: str, pairs: str) -> StageOutcome:
                    ctx.config.loss, train, ctx.tracker.tracking_uri, ctx.run_id)
     outcome = fit(job, ctx.folder.pairs(pairs), storage_path=ctx.folder.ray_results,
                   run_name=train_run_name(ctx.config, task))
+    # Epochs MLflow missed (a lost tracking server, a killed driver) are in the history file.
+    metric = job.training_task().selection_metric
+    log_missing_steps(ctx.tracker, ctx.run_id, read_history(job.history_path()),
+                      logged_steps(ctx.tracker, ctx.run_id, metric))
     best = {f"best_{k}": v for k, v in numbers(outcome.metrics).items() if k.startswith("val_")}
     last = outcome.last_metrics
     summary = {**best, "best_epoch": outcome.metrics.get("epoch", 0),
@@ -170,7 +176,8 @@ def tracked_stage(config: Config, out: str | Path, stage: str, *, on_error: str 
     check_stage_inputs(config, folder.root, stage)
     tracker = Tracker.from_config(config.tracking)
     folder.create()
-    with stage_run(tracker, stage, parent_run_id=parent_run_id, tags=run_tags()) as run_id:
+    with outages_reported(tracker.tracking_uri, folder.root), stage_run(
+            tracker, stage, parent_run_id=parent_run_id, tags=run_tags()) as run_id:
         tracker.log_config(run_id, config)
         ctx = StageContext(config, folder, tracker, run_id, parent_run_id, on_error)
         outcome = run_stage(ctx, stage)
@@ -204,6 +211,12 @@ def run_pipeline(config: Config, out: str | Path, *, on_error: str = "fail",
     check_stage_inputs(config, folder.root, "prepare")
     tracker = Tracker.from_config(config.tracking)
     folder.create()
+    with outages_reported(tracker.tracking_uri, folder.root):
+        return _pipeline(config, folder, tracker, on_error, run_name)
+
+
+def _pipeline(config: Config, folder: RunFolder, tracker: Tracker, on_error: str,
+              run_name: str | None) -> PipelineResult:
     state = PipelineState.read(folder.root, tracker.tracking_uri)
     parent_id = _existing(tracker, state.parent_run_id)
     opened = resumed_run(tracker, parent_id) if parent_id else pipeline_run(

@@ -14,6 +14,8 @@ from typing import Any
 
 from finelabel.tracking.tracker import Tracker
 
+log = logging.getLogger(__name__)
+
 #: A metrics sink: ``sink(metrics, step)``; Ray's ``report`` wrapped this way is one too.
 Sink = Callable[[Mapping[str, float], int], None]
 
@@ -40,14 +42,51 @@ class MetricsFunnel:
 
 
 class MlflowSink:
-    """Logs each report into one run by id; build it on rank 0 only."""
+    """Logs each report into one run by id; build it on rank 0 only.
+
+    A tracking store that fails does not stop training: the sink warns once and stops trying
+    (a :class:`HistorySink` beside it keeps every report; :func:`log_missing_steps` records
+    them when the stage runs again).
+    """
 
     def __init__(self, tracker: Tracker, run_id: str):
         self.tracker = tracker
         self.run_id = run_id
+        self.lost = False
 
     def __call__(self, metrics: Mapping[str, float], step: int) -> None:
-        self.tracker.log_metrics(self.run_id, metrics, step)
+        if self.lost:
+            return
+        try:
+            self.tracker.log_metrics(self.run_id, metrics, step)
+        except Exception as error:  # noqa: BLE001 - any store failure; training goes on
+            self.lost = True
+            log.warning("MLflow stopped taking this run's metrics (%s: %s); training goes on, "
+                        "its epochs stay in the run folder's history", type(error).__name__,
+                        str(error).splitlines()[0][:200] if str(error) else "")
+
+
+def logged_steps(tracker: Tracker, run_id: str, key: str) -> set[int]:
+    """The steps of metric ``key`` that run ``run_id`` holds."""
+    return {int(m.step) for m in tracker.client.get_metric_history(run_id, key)}
+
+
+def log_missing_steps(tracker: Tracker, run_id: str, records: list[dict[str, Any]],
+                      logged: set[int], *, before: int | None = None) -> set[int]:
+    """Log each history record (:func:`read_history`) whose step is not in ``logged`` (and
+    is below ``before``, when given); return ``logged`` with them added."""
+    for record in records:
+        step = int(record["step"])
+        if step in logged or (before is not None and step >= before):
+            continue
+        tracker.log_metrics(run_id, {k: v for k, v in record.items()
+                                     if k != "step" and _is_number(v)}, step)
+        logged.add(step)
+    return logged
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class HistorySink:

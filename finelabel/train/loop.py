@@ -21,6 +21,7 @@ from finelabel.data.prepared import PreparedData
 from finelabel.run_folder import RunFolder, replacing
 from finelabel.tracking import Tracker
 from finelabel.tracking.funnel import HistorySink, MetricsFunnel, MlflowSink, PrintSink
+from finelabel.tracking.outage import fail_fast_on_lost_servers
 from finelabel.train.checkpoint import MODEL_FILE, load_state, load_weights, save_checkpoint, unwrap
 from finelabel.train.hardness import InBatchHardness
 from finelabel.train.job import TrainJob
@@ -58,6 +59,7 @@ class EpochReporter:
             self.funnel.add(PrintSink(prefix=job.task, logger=progress))
             self.funnel.add(HistorySink(job.history_path()))
             if job.mlflow_run_id:
+                fail_fast_on_lost_servers()  # this worker process may not have the CLI's env
                 tracker = Tracker(job.tracking_uri)
                 self.funnel.add(MlflowSink(tracker, job.mlflow_run_id))
 

@@ -15,7 +15,7 @@ from ray.tune import Callback
 
 from finelabel.config import Config
 from finelabel.tracking import STAGE_TAG, Tracker, find_child_runs
-from finelabel.tracking.funnel import read_history
+from finelabel.tracking.funnel import log_missing_steps, logged_steps, read_history
 from finelabel.train.job import history_path
 from finelabel.tune.trial import error_summary, trial_config, trial_model_dir
 
@@ -76,14 +76,9 @@ class TrialRuns(Callback):
         killed after Ray Train kept an epoch's checkpoint and before this callback logged the
         epoch. Rank 0's history file beside the trial's model has every epoch it ran."""
         if trial_id not in self.logged:
-            recorded = self.tracker.client.get_metric_history(run_id, "val_map_avg")
-            self.logged[trial_id] = {int(m.step) for m in recorded}
+            self.logged[trial_id] = logged_steps(self.tracker, run_id, "val_map_avg")
         history = read_history(history_path(trial_model_dir(self.search_dir, trial_id)))
-        for record in history:
-            step = int(record["step"])
-            if step < before and step not in self.logged[trial_id]:
-                self.tracker.log_metrics(run_id, trial_metrics(record), step=step)
-                self.logged[trial_id].add(step)
+        log_missing_steps(self.tracker, run_id, history, self.logged[trial_id], before=before)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         run_id = self.runs.get(trial.trial_id)
