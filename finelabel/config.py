@@ -223,15 +223,19 @@ class TrainConfig:
     #: Stop after this many epochs without a better validation score (0: run every epoch).
     patience: int = 0
 
+    #: The section's name in messages (the siamese section shares these checks).
+    SECTION = "train"
+
     def __post_init__(self) -> None:
-        _check(self.lr > 0, "train.lr must be > 0")
-        _check(self.weight_decay >= 0, "train.weight_decay must be >= 0")
-        _check_choice(self.pairing, PAIRINGS, "train.pairing")
-        _check(self.patience >= 0, "train.patience must be >= 0")
-        _check(0 < self.lr_decay <= 1, "train.lr_decay must be in (0, 1]")
-        _check(self.batch_size >= 2, "train.batch_size must be >= 2")
-        _check(self.epochs >= 1, "train.epochs must be >= 1")
-        _check(self.num_workers >= 0, "train.num_workers must be >= 0")
+        name = self.SECTION
+        _check(self.lr > 0, f"{name}.lr must be > 0")
+        _check(self.weight_decay >= 0, f"{name}.weight_decay must be >= 0")
+        _check_choice(self.pairing, PAIRINGS, f"{name}.pairing")
+        _check(self.patience >= 0, f"{name}.patience must be >= 0")
+        _check(0 < self.lr_decay <= 1, f"{name}.lr_decay must be in (0, 1]")
+        _check(self.batch_size >= 2, f"{name}.batch_size must be >= 2")
+        _check(self.epochs >= 1, f"{name}.epochs must be >= 1")
+        _check(self.num_workers >= 0, f"{name}.num_workers must be >= 0")
 
 
 @dataclass
@@ -243,6 +247,7 @@ class SiameseTrainConfig(TrainConfig):
     """
 
     epochs: int = 10
+    SECTION = "siamese"
 
 
 @dataclass
@@ -332,6 +337,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         _check(isinstance(value, int) and not isinstance(value, bool),
                f"{where}: expected an integer, got {value!r}")
     elif annotation is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as text
+            value = _float_text(value)
         _check(isinstance(value, (int, float)) and not isinstance(value, bool),
                f"{where}: expected a number, got {value!r}")
         return float(value)
@@ -340,6 +347,14 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
                f"{where}: expected a string, got {value!r}")
         return str(value)
     return value
+
+
+def _float_text(text: str) -> float | str:
+    """``"1e-4"`` -> 1e-4; any other text stays text (and fails the number check)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def build(cls: type, data: dict[str, Any] | None, where: str = "config") -> Any:

@@ -34,6 +34,8 @@ def with_recipe(tree: dict[str, Any], name: str) -> dict[str, Any]:
     base = resolve(name, RECIPES, "recipe")
     merged: dict[str, Any] = {section: dict(values) for section, values in base.items()}
     for key, value in tree.items():
+        if value is None and isinstance(merged.get(key), dict):
+            continue  # an empty section (every key commented out) keeps the recipe's values
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:

@@ -67,15 +67,46 @@ def test_text_encoder_is_invariant_to_batch_order() -> None:
     torch.testing.assert_close(encoder(x[:1]), encoder(x)[:1], rtol=1e-5, atol=1e-6)
 
 
+def chebconv_twin(conv: torch.nn.Module) -> torch.nn.Module:
+    """PyG's own ChebConv with ``conv``'s weights: an encoder computed independently of ours."""
+    from torch_geometric.nn import ChebConv  # imported by finelabel.models, its warning muted
+
+    twin = ChebConv(conv.in_channels, conv.out_channels, len(conv.lins))
+    twin.load_state_dict(conv.state_dict())
+    return twin
+
+
+def encoder_by_hand(encoder: TextGCNEncoder, edge_index: torch.Tensor, x: torch.Tensor,
+                    node_bias: torch.Tensor) -> torch.Tensor:
+    """conv1 -> ReLU -> conv2 + node_bias (N, filters) -> ReLU -> flatten -> fc, text by text."""
+    conv1, conv2 = chebconv_twin(encoder.conv1), chebconv_twin(encoder.conv2)
+    out = []
+    for counts in x:  # (N,)
+        hidden = torch.relu(conv1(counts.unsqueeze(-1), edge_index))  # (N, filters)
+        hidden = torch.relu(conv2(hidden, edge_index) + node_bias)  # (N, filters)
+        out.append(encoder.fc(hidden.reshape(-1)))  # (N * filters,) -> (d,)
+    return torch.stack(out)
+
+
 def test_node_bias_acts_per_node_before_the_last_relu() -> None:
+    """Defferrard's b2relu: one bias per (node, filter), added before the last ReLU. A bias after
+    the ReLU, or one shared by every node, gives other embeddings than the hand computation."""
     torch.manual_seed(0)
-    encoder = build_text_encoder(CFG, random_graph(), NUM_NODES)
+    edge_index = random_graph()
+    encoder = build_text_encoder(CFG, edge_index, NUM_NODES)
+    assert encoder.node_bias.shape == (NUM_NODES, CFG.filters)
     x = word_counts()
-    before = encoder(x)
+    bias = torch.randn(NUM_NODES, CFG.filters)  # both signs: some units cut, some let through
     with torch.no_grad():
+        encoder.node_bias.copy_(bias)
+        expected = encoder_by_hand(encoder, edge_index, x, bias)
+        torch.testing.assert_close(encoder(x), expected, rtol=1e-5, atol=1e-5)
+        before = encoder(x)
         encoder.node_bias[3].fill_(5.0)  # node 3 now always passes the ReLU
-    changed = (encoder(x) - before).abs().max()
-    assert changed > 1e-3
+        bias[3] = 5.0
+        torch.testing.assert_close(encoder(x), encoder_by_hand(encoder, edge_index, x, bias),
+                                   rtol=1e-5, atol=1e-5)
+    assert (encoder(x) - before).abs().max() > 1e-3
 
 
 def test_image_encoder_shape() -> None:

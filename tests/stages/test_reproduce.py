@@ -4,7 +4,6 @@ baselines, the paired differences, the plot, and MLflow's parent run with its ch
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib.image
 import pytest

@@ -16,6 +16,7 @@ from finelabel.stages.pairs import sampled_pairs
 from finelabel.train.checkpoint import load_model, save_checkpoint
 from finelabel.train.steps import train_epoch
 from finelabel.train.tasks import get_task
+from tests.metrics.test_metrics import naive_ap
 
 SMALL_MODEL = ModelConfig(embed_dim=64)
 
@@ -28,17 +29,31 @@ def _batches(data: PreparedData, task: str, n: int = 2048, size: int = 64, seed:
 
 
 def test_pair_batch_looks_up_items(prepared_synthetic: Path) -> None:
+    """Every row is the item its pair names: a lookup by the wrong column or row must fail."""
     data = PreparedData.load(prepared_synthetic)
-    batch = {"text_idx": np.array([0, 5]), "image_idx": np.array([5, 7]),
-             "positive": np.array([True, False]), "hardness": np.array([0.5, 1.0])}
+    left, right = np.array([0, 5, 9]), np.array([5, 7, 0])
+    batch = {"text_idx": left, "image_idx": right, "positive": np.array([True, False, True]),
+             "hardness": np.array([0.5, 1.0, 0.25])}
+
+    def texts(ids: np.ndarray) -> torch.Tensor:  # straight from the CSR matrix
+        return torch.from_numpy(data.text_signals[ids].toarray())
+
     dual = get_task("dual").batch(batch, data)
-    assert dual.left.shape == (2, data.num_nodes) and dual.right.shape == (2, data.image_dim)
-    torch.testing.assert_close(dual.right[0], torch.from_numpy(data.image_features[5]))
-    siamese = get_task("siamese").batch({"text_a": batch["text_idx"],
-                                         "text_b": batch["image_idx"],
+    assert dual.left.shape == (3, data.num_nodes) and dual.right.shape == (3, data.image_dim)
+    torch.testing.assert_close(dual.left, texts(left), rtol=0, atol=0)
+    torch.testing.assert_close(dual.right, torch.from_numpy(data.image_features[right]),
+                               rtol=0, atol=0)
+    assert dual.positive.tolist() == [True, False, True]
+    assert dual.hardness.tolist() == [0.5, 1.0, 0.25]
+    assert dual.left_labels.tolist() == data.labels[left].tolist()
+    assert dual.right_labels.tolist() == data.labels[right].tolist()
+    siamese = get_task("siamese").batch({"text_a": left, "text_b": right,
                                          "positive": batch["positive"]}, data)
-    assert siamese.right.shape == (2, data.num_nodes)
-    assert dual.hardness.tolist() == [0.5, 1.0]
+    assert siamese.right.shape == (3, data.num_nodes)
+    torch.testing.assert_close(siamese.left, texts(left), rtol=0, atol=0)
+    torch.testing.assert_close(siamese.right, texts(right), rtol=0, atol=0)
+    assert siamese.hardness is None
+    assert not torch.equal(texts(left), texts(right))  # the rows tell the items apart
 
 
 def test_training_raises_validation_map_well_above_chance(prepared_synthetic: Path) -> None:
@@ -67,13 +82,53 @@ def test_checkpoint_round_trip_rebuilds_the_same_model(prepared_synthetic, tmp_p
 
 
 def test_evaluation_report_has_both_protocols(prepared_synthetic: Path) -> None:
+    """Each protocol's MAP and the per-class AP equal a naive computation over the scores of
+    the model's own embeddings: "all" ranks the test set whole, "train_at_10" the top 10 of
+    train + val. (Untrained scores come within 1e-7 of each other: the score matrix is the
+    one the report ranks, so that near-ties rank alike; test_models checks it against the
+    pairwise forward.)"""
+    torch.manual_seed(0)
     data = PreparedData.load(prepared_synthetic)
-    report = evaluate_model(create_model("dual", SMALL_MODEL, data).eval(), data, top_k=10)
+    model = create_model("dual", SMALL_MODEL, data).eval()
+    report = evaluate_model(model, data, top_k=10)
     assert set(report["test"]) == {"all", "train_at_10"}
     for values in report["test"].values():
         assert set(values) == {"i2t", "t2i", "avg"}
         assert 0.0 <= values["avg"] <= 1.0
-    assert set(report["per_class"]["i2t"]) == set(range(5))
+
+    test = data.indices("test")
+    train = np.concatenate([data.indices("train"), data.indices("val")])
+
+    def scores(texts: np.ndarray, images: np.ndarray) -> np.ndarray:
+        """(len(texts), len(images)) s(T, I) of every text with every image."""
+        with torch.no_grad():
+            return model.score_matrix(model.encode_text(data.texts(texts)),
+                                      model.encode_image(data.images(images))).numpy()
+
+    def naive(rows: np.ndarray, db: np.ndarray, k: int | None) -> np.ndarray:
+        return np.array([naive_ap(row.tolist(), data.labels[q], data.labels[db].tolist(), k)
+                         for q, row in zip(test, rows)])
+
+    expected = {"all": {"i2t": naive(scores(test, test).T, test, None),
+                        "t2i": naive(scores(test, test), test, None)},
+                "train_at_10": {"i2t": naive(scores(train, test).T, train, 10),
+                                "t2i": naive(scores(test, train), train, 10)}}
+    for protocol, per_query in expected.items():
+        for name, ap in per_query.items():
+            assert report["test"][protocol][name] == pytest.approx(ap.mean(), abs=1e-6), (
+                protocol, name)
+        assert report["test"][protocol]["avg"] == pytest.approx(
+            (per_query["i2t"].mean() + per_query["t2i"].mean()) / 2, abs=1e-6)
+    assert report["test"]["all"]["avg"] != pytest.approx(report["test"]["train_at_10"]["avg"])
+    labels = data.labels[test]
+    for name, ap in expected["all"].items():
+        per_class = report["per_class"][name]
+        assert set(per_class) == set(range(5))
+        for c, value in per_class.items():
+            assert value == pytest.approx(ap[labels == c].mean(), abs=1e-6), (name, c)
+        counts = np.bincount(labels)
+        overall = sum(per_class[c] * counts[c] for c in per_class) / counts.sum()
+        assert overall == pytest.approx(report["test"]["all"][name], abs=1e-6)
     recall, precision = report["pr_curves"]["t2i"]
     assert len(recall) == len(precision) == 11
 

@@ -13,6 +13,7 @@ from finelabel.report.plots import plot_trial_curves
 from finelabel.stages.tune import format_trials, search_params, trial_label
 from finelabel.tune.space import check_against, load_search_spec, param_space
 from tests.paths import SPACES
+from tests.report.figures import capture_figures, pixels_of, read_png
 
 
 def write_space(tmp_path: Path, text: str) -> Path:
@@ -125,10 +126,21 @@ def test_trials_table_and_legend_labels() -> None:
     assert trial_label(summary["trials"][0]) == "00001 beta=0.123 margin=0.6"
 
 
-def test_trial_curves_plot_is_written(tmp_path: Path) -> None:
+def test_trial_curves_plot_is_written(tmp_path: Path, monkeypatch) -> None:
+    """One line per trial, metric against epoch, the best one bold and named so in the legend."""
+    figures = capture_figures(monkeypatch)
     curves = {"a": (np.array([1, 2, 3]), np.array([0.5, 0.6, 0.55])),
-              "b": (np.array([1]), np.array([0.3]))}
+              "b": (np.array([1, 2]), np.array([0.3, 0.35]))}
     path = plot_trial_curves(curves, tmp_path / "t" / "trials.png", metric="val_map_avg", best="a")
-    assert path.stat().st_size > 5_000
+    (axes,) = figures[0].axes
+    assert [line.get_label() for line in axes.lines] == ["a (best)", "b"]
+    for line, (epochs, values) in zip(axes.lines, curves.values()):
+        np.testing.assert_array_equal(line.get_xdata(), epochs)
+        np.testing.assert_array_equal(line.get_ydata(), values)
+    assert [line.get_linewidth() for line in axes.lines] == [2.5, 1]
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("epoch", "val_map_avg")
+    image = read_png(path, (6, 4))
+    for line in axes.lines:
+        assert pixels_of(image, line.get_color(), line.get_alpha()) > 30, line.get_label()
     with pytest.raises(ValueError, match="at least one trial"):
         plot_trial_curves({}, tmp_path / "empty.png", metric="val_map_avg")

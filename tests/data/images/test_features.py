@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision.models import vgg19
 
 from finelabel.data.images.features import VGGFeatureExtractor, read_image
 from finelabel.data.images.vgg import FC7_DIM, WEIGHTS_FILE, WEIGHTS_URL, load_vgg19_fc7
@@ -60,6 +61,29 @@ def test_features_shape_relu_and_determinism(extractor: VGGFeatureExtractor,
     assert list(out["error"]) == ["", "", ""] and list(out["error_reason"]) == ["", "", ""]
     np.testing.assert_array_equal(extractor(_batch(images))["image_feature"], features)
     assert list(out["image_path"]) == [str(p) for p in images]  # the batch passes through
+
+
+def test_features_are_vgg19_fc7_after_its_relu(extractor: VGGFeatureExtractor,
+                                               images: list[Path]) -> None:
+    """The feature is torchvision's own VGG-19 run on the same weights, read after fc7's ReLU
+    (classifier[4]): fc6, or fc7 before its ReLU, are 4096-d too and must not pass."""
+    with torch.device("meta"):
+        vgg = vgg19(weights=None)
+    keys = vgg.load_state_dict(extractor.model.state_dict(), strict=False, assign=True)
+    assert keys.missing_keys == ["classifier.6.weight", "classifier.6.bias"]
+    assert not keys.unexpected_keys
+    vgg.classifier[6] = torch.nn.Identity()  # the 1000-way layer after fc7 is not used
+    vgg.eval()
+    assert isinstance(vgg.classifier[3], torch.nn.Linear) and vgg.classifier[3].out_features \
+        == FC7_DIM and isinstance(vgg.classifier[4], torch.nn.ReLU)
+    seen = {}  # fc7 before its ReLU, copied: torchvision's ReLU works in place
+    vgg.classifier[3].register_forward_hook(lambda m, i, out: seen.update(fc7=out.clone()))
+    x = torch.stack([extractor.transform(read_image(p)) for p in images])  # (3, 3, S, S)
+    with torch.no_grad():
+        expected = vgg(x)  # (3, 4096): fc7 -> ReLU -> Dropout (inactive)
+    assert (seen["fc7"] < 0).any()  # the ReLU matters: fc7 before it differs
+    np.testing.assert_allclose(extractor(_batch(images))["image_feature"], expected.numpy(),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_random_init_is_seeded(extractor: VGGFeatureExtractor) -> None:

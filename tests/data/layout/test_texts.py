@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from finelabel.data.layout.records import PairRecord
 from finelabel.data.layout.texts import read_text, repair_xml
 from finelabel.errors import DataError, ErrorPolicy
+from tests.paths import REPO
 
 DOC = '<document id="a-1" name="Liszt" cat="9">\n<text>\n{}\n</text>\n</document>\n'
 
@@ -105,7 +108,15 @@ def test_bad_xml_gives_parser_line_and_column(tmp_path: Path) -> None:
 
 
 def test_reader_and_errors_pickle(tmp_path: Path) -> None:
-    """Ray Data ships the function to workers and errors back."""
-    assert pickle.loads(pickle.dumps(read_text)) is read_text
+    """Ray Data ships the function to workers and errors back: a fresh process (nothing of
+    finelabel imported) unpickles the reader and reads a file as this one does."""
+    path = _write(tmp_path / "w.xml", DOC.format("Liszt & Wagner (1848&ndash;1861)"))
+    script = ("import pickle, sys; read = pickle.loads(sys.stdin.buffer.read()); "
+              "sys.stdout.buffer.write(read(sys.argv[1]).encode())")
+    worker = subprocess.run([sys.executable, "-c", script, str(path)],
+                            input=pickle.dumps(read_text), capture_output=True, cwd=REPO,
+                            timeout=60)
+    assert worker.returncode == 0, worker.stderr.decode()
+    assert worker.stdout.decode() == read_text(path) == "Liszt & Wagner (1848\u20131861)"
     error = pickle.loads(pickle.dumps(_error_of(_damage(tmp_path, "bad_xml"))))
     assert error.reason == "bad_xml" and error.line == 4

@@ -1,6 +1,7 @@
 """The whole text side of the prepare stage on English Wikipedia (skipped without the dataset).
 
 tokenise -> vocabulary -> word2vec -> k-NN graph -> count signals, with the default config.
+The time it takes is printed, not asserted: a shared machine makes timings flaky.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from finelabel.data.text.tokenize import get_tokenizer
 from finelabel.data.text.vocabulary import Vocabulary
 from finelabel.data.text.word_graph import graph_stats, knn_graph
 from finelabel.data.text.word_vectors import train_word2vec
+
+pytestmark = pytest.mark.wikipedia
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,6 @@ def test_text_pipeline_on_english_wikipedia(train_texts):
     assert min(vocab.counts) > text.min_freq
     assert vectors.shape == (len(vocab), graph.dim) and np.isfinite(vectors).all()
     assert stats["symmetric"] and stats["min_degree"] >= graph.k
-    assert seconds < 60
 
     pairs = [count_vector(tokens, vocab) for tokens in token_lists]
     signals = signals_to_csr([p[0] for p in pairs], [p[1] for p in pairs], len(vocab))

@@ -28,11 +28,20 @@ def _corpus(seed: int = 0) -> list[list[str]]:
 
 
 def test_every_vocabulary_word_gets_a_vector_in_vocabulary_order():
+    """Row i is word i's vector whatever order the vocabulary keeps: gensim re-sorts words by
+    frequency, so the same words listed rarest first must get the same vectors, re-ordered."""
     corpus = _corpus()
     vocab = Vocabulary.from_corpus(corpus, min_freq=0)
     vectors = train_word2vec(corpus, vocab, dim=8, epochs=2)
     assert vectors.shape == (len(vocab), 8) and vectors.dtype == np.float32
     assert np.isfinite(vectors).all() and "rare" in vocab
+    # rarest first; ties keep their order, so gensim's (stable) sort gives back its own order
+    order = sorted(range(len(vocab)), key=lambda i: (vocab.counts[i], i))
+    rarest_first = Vocabulary(tuple(vocab.words[i] for i in order),
+                              tuple(vocab.counts[i] for i in order))
+    assert rarest_first.words[0] == "rare" and order != list(range(len(vocab)))
+    np.testing.assert_array_equal(train_word2vec(corpus, rarest_first, dim=8, epochs=2),
+                                  vectors[order])
 
 
 def test_out_of_vocabulary_tokens_are_skipped():
