@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -117,6 +118,39 @@ def test_rerun_resumes_instead_of_starting_over(demo: dict) -> None:
     summary = tracked_stage(config, demo["out"], "train").outcome.report
     assert summary["resumed_from"] == epochs - 1
     assert summary["last_epoch"] == epochs
+
+
+def test_a_finished_pipeline_run_again_keeps_every_stage(demo: dict) -> None:
+    """The same command on a finished run folder redoes nothing and reports the same MAP,
+    in the same MLflow parent run."""
+    from finelabel.stages.pipeline_state import STATE_FILE
+
+    state = RunFolder.at(demo["out"]).root / STATE_FILE
+    before = json.loads(state.read_text())
+    model_at = (RunFolder.at(demo["out"]).model("dual") / "meta.json").stat().st_mtime
+    again = run_pipeline(demo["config"], demo["out"])
+    assert again.parent_run_id == demo["parent_run_id"]
+    assert again.results["test"] == demo["results"]["test"]
+    after = json.loads(state.read_text())
+    assert {k: v["run_id"] for k, v in after["stages"].items()} == {
+        k: v["run_id"] for k, v in before["stages"].items()}
+    assert (RunFolder.at(demo["out"]).model("dual") / "meta.json").stat().st_mtime == model_at
+
+
+def test_a_changed_model_starts_afresh_instead_of_loading_a_checkpoint_it_does_not_fit(
+        demo: dict, tmp_path: Path) -> None:
+    """Ray Train's run name carries the settings' identity: a new embedding size finds no
+    checkpoint of the old shape to load."""
+    from finelabel.stages.pipeline_state import train_run_name
+
+    config = load_config(CONFIGS / "demo.yaml", [f"tracking.tracking_uri={demo['uri']}",
+                                                    "model.embed_dim=48", "train.epochs=1",
+                                                    "train.num_workers=1"])
+    assert train_run_name(config, "dual") != train_run_name(demo["config"], "dual")
+    folder = tmp_path / "run"
+    shutil.copytree(demo["out"], folder, symlinks=True)
+    summary = tracked_stage(config, folder, "train").outcome.report
+    assert summary["resumed_from"] == 0 and summary["last_epoch"] == 1
 
 
 def _train_workers() -> list[psutil.Process]:
