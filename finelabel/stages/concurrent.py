@@ -35,8 +35,10 @@ def run_concurrently(fn: Callable[..., Any], calls: Sequence[tuple], *, room: in
     finishes (to record it at once). A task's error is raised here, after the running ones
     are cancelled."""
     import ray
+    from ray.data import DataContext
 
-    task = ray.remote(fn).options(num_cpus=DRIVER_CPU, max_retries=0)
+    progress = DataContext.get_current().enable_progress_bars  # the driver's choice
+    task = ray.remote(_with_progress).options(num_cpus=DRIVER_CPU, max_retries=0)
     pending = list(enumerate(calls))
     running: dict[Any, int] = {}
     results: dict[int, Any] = {}
@@ -44,7 +46,7 @@ def run_concurrently(fn: Callable[..., Any], calls: Sequence[tuple], *, room: in
         while pending or running:
             while pending and len(running) < max(room, 1):
                 index, args = pending.pop(0)
-                running[task.remote(*args)] = index
+                running[task.remote(fn, progress, *args)] = index
             done, _ = ray.wait(list(running), num_returns=1)
             index = running.pop(done[0])
             results[index] = ray.get(done[0])
@@ -54,3 +56,12 @@ def run_concurrently(fn: Callable[..., Any], calls: Sequence[tuple], *, room: in
         for ref in running:
             ray.cancel(ref, force=True)
     return [results[index] for index in range(len(calls))]
+
+
+def _with_progress(fn: Callable[..., Any], progress: bool, *args: Any) -> Any:
+    """``fn(*args)`` in a Ray task, with the driver's choice of Ray Data progress bars (a task
+    starts with Ray's default, bars on, which fills job logs with redrawn bars)."""
+    from ray.data import DataContext
+
+    DataContext.get_current().enable_progress_bars = progress
+    return fn(*args)
