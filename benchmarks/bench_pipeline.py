@@ -289,8 +289,9 @@ def label_compute_floor(args: Args, out: Path, prep: dict[str, Any]) -> dict[str
     """The actors' work without Ray: construct each class once, run every batch, one process."""
     import finelabel.stages.label as label_stage
     from finelabel.run_folder import RunFolder
-    from finelabel.stages.label_actors import PairScorer, TextEmbedder, load_head
+    from finelabel.stages.label_actors import TextEmbedder, load_head
     from finelabel.train.hardness import SiameseSimilarity
+    from finelabel.train.pair_scores import with_similarity
 
     config, checkpoint = prep["config"], prep["checkpoint"]
     source = RunFolder.at(out).pairs("train")
@@ -312,12 +313,12 @@ def label_compute_floor(args: Args, out: Path, prep: dict[str, Any]) -> dict[str
         started = time.perf_counter()
         similarity = SiameseSimilarity(torch.from_numpy(embeddings)[None], [load_head(checkpoint)],
                                        np.zeros(n_items, dtype=np.int64))
-        scorer = PairScorer(similarity)
+        scores = similarity.pair_scores()
         result["score_init"] = time.perf_counter() - started
         size = config.label.batch_size
         started = time.perf_counter()
         for i in range(0, len(batch["text_idx"]), size):
-            scorer({k: v[i:i + size] for k, v in batch.items()})
+            with_similarity({k: v[i:i + size] for k, v in batch.items()}, scores=scores)
         result["score"] = time.perf_counter() - started
     return result
 

@@ -70,6 +70,8 @@ VARIANTS: dict[str, list[str]] = {
                                         "loss.shuffle_labels=true"],
     "beta 0.3 out-of-fold 5 centred": ["loss.beta=0.3", "label.folds=5",
                                        "loss.centre_labels=true"],
+    "beta 1.0": ["loss.beta=1.0"],
+    "beta 1.0 out-of-fold 5": ["loss.beta=1.0", "label.folds=5"],
     "beta 0.1 out-of-fold 5": ["loss.beta=0.1", "label.folds=5"],
     "beta 0.5 out-of-fold 5": ["loss.beta=0.5", "label.folds=5"],
     "beta 0.3 out-of-fold 5 bins 3": ["loss.beta=0.3", "label.folds=5", "loss.bins=3"],

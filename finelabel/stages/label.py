@@ -1,9 +1,12 @@
 """The label stage: siamese similarities for every training pair -> fine-grained hardness labels.
 
-Ray Data reads the training pairs; an actor pool (each actor loads the siamese nets once: one,
-or one per fold with ``label.folds``) embeds every distinct text once, another scores the pairs
-from those embeddings. Labels are binned per polarity over the whole set and the labelled pairs
-are written as Parquet once, so training never recomputes them.
+Every text a pair needs is embedded once by every siamese net (one, or one per fold with
+``label.folds``): in this process when there are few (``label.in_process_texts``: an actor costs
+seconds of start-up, importing torch, for a second of work), else by an actor pool that loads
+the nets once per actor. Ray Data then scores the pairs from the embeddings in large blocks,
+in tasks that import numpy only (:mod:`finelabel.train.pair_scores`). Labels are binned per
+polarity over the whole set and the labelled pairs are written as Parquet once, so training
+never recomputes them.
 """
 
 from __future__ import annotations
@@ -20,9 +23,13 @@ from finelabel.config import Config, LabelConfig
 from finelabel.data.manifest import read_manifest
 from finelabel.labels import HardnessBins, fit_hardness_bins
 from finelabel.run_folder import RunFolder, replacing
-from finelabel.stages.label_actors import PairScorer, TextEmbedder, load_head
+from finelabel.stages.label_actors import TextEmbedder, load_head
 from finelabel.stages.pairs import write_pairs
 from finelabel.train.hardness import SiameseSimilarity, save_label_model
+from finelabel.train.pair_scores import with_similarity
+
+#: Texts per embedding batch (in this process or per actor call).
+EMBED_BATCH = 256
 
 
 def _pool(cfg: LabelConfig):
@@ -50,28 +57,33 @@ def embed_texts(ids: np.ndarray, checkpoints: list[Path], prepared_dir: Path, cf
                 n_items: int) -> np.ndarray:
     """(k, n_items, d) embeddings by each of the k siamese nets; rows of items no pair uses
     stay zero."""
-    import ray.data
+    kwargs = {"checkpoint_dirs": [str(c) for c in checkpoints], "prepared_dir": str(prepared_dir)}
+    if len(ids) <= cfg.in_process_texts:
+        embedder = TextEmbedder(**kwargs, threads=None)  # this process keeps its threads
+        parts = [embedder({"item_id": ids[start:start + EMBED_BATCH]})
+                 for start in range(0, len(ids), EMBED_BATCH)]
+        item_ids = np.concatenate([p["item_id"] for p in parts])
+        matrix = np.concatenate([p["embedding"] for p in parts])  # (n_ids, k, d)
+    else:
+        import ray.data
 
-    out = ray.data.from_numpy(ids).rename_columns({"data": "item_id"}).map_batches(
-        TextEmbedder, fn_constructor_kwargs={"checkpoint_dirs": [str(c) for c in checkpoints],
-                                             "prepared_dir": str(prepared_dir)},
-        batch_size=256, **_pool(cfg)).to_pandas()
-    matrix = np.stack(out["embedding"].to_numpy())  # (n_ids, k, d)
+        out = ray.data.from_numpy(ids).rename_columns({"data": "item_id"}).map_batches(
+            TextEmbedder, fn_constructor_kwargs=kwargs, batch_size=EMBED_BATCH,
+            **_pool(cfg)).to_pandas()
+        item_ids, matrix = out["item_id"].to_numpy(), np.stack(out["embedding"].to_numpy())
     embeddings = np.zeros((matrix.shape[1], n_items, matrix.shape[2]), dtype=np.float32)
-    embeddings[:, out["item_id"].to_numpy()] = matrix.transpose(1, 0, 2)
+    embeddings[:, item_ids] = matrix.transpose(1, 0, 2)
     return embeddings
 
 
 def score_pairs(path: Path, similarity: SiameseSimilarity, cfg: LabelConfig):
-    """A materialised dataset of the pairs with their ``similarity``."""
+    """A materialised dataset of the pairs with their ``similarity``, scored in tasks."""
     import ray
     import ray.data
 
-    # Not repartitioned: scoring 409,600 pairs is 0.2 s of compute, while a second actor costs
-    # ~3 s of start-up. Measured: 11.3 s as read, 15.9 s in 2 blocks, 24.0 s in 2048-row blocks.
     return ray.data.read_parquet(str(path)).map_batches(
-        PairScorer, fn_constructor_kwargs={"similarity": ray.put(similarity)},
-        batch_size=cfg.batch_size, **_pool(cfg)).materialize()
+        with_similarity, fn_kwargs={"scores": ray.put(similarity.pair_scores())},
+        batch_size=cfg.batch_size, batch_format="numpy").materialize()
 
 
 def with_hardness(batch: dict[str, np.ndarray], *, bins: HardnessBins) -> dict[str, np.ndarray]:

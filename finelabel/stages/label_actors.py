@@ -1,8 +1,9 @@
-"""Callable classes for Ray Data actor pools that use a trained siamese checkpoint.
+"""What the label stage needs of trained siamese checkpoints: the text embedder (a callable
+class for a Ray Data actor pool, or for this process) and the score head alone.
 
-Each actor loads the checkpoint once. Texts are embedded once each (:class:`TextEmbedder`);
-pairs are then scored from the embeddings by the siamese head alone (:class:`PairScorer`), so a
-text shared by many pairs is never encoded twice.
+Each embedder loads its nets once. Texts are embedded once each; pairs are then scored from the
+embeddings by the heads alone (:mod:`finelabel.train.pair_scores`), so a text shared by many
+pairs is never encoded twice.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import torch
 from finelabel.data.prepared import PreparedData
 from finelabel.models import ScoreHead
 from finelabel.train.checkpoint import MODEL_FILE, load_model, load_tensors, read_meta
-from finelabel.train.hardness import SiameseSimilarity
 
 
 class TextEmbedder:
     """``{"item_id"}`` -> ``{"item_id", "embedding" (B, k, d)}`` with the text encoders of
     the k siamese nets (one, or one per fold), each loaded once per actor."""
 
-    def __init__(self, checkpoint_dirs: list[str], prepared_dir: str) -> None:
-        torch.set_num_threads(1)  # one actor per core: intra-op threads would oversubscribe
+    def __init__(self, checkpoint_dirs: list[str], prepared_dir: str,
+                 threads: int | None = 1) -> None:
+        if threads is not None:  # one actor per core: intra-op threads would oversubscribe
+            torch.set_num_threads(threads)
         self.data = PreparedData.load(prepared_dir)
         self.models = [load_model(path, self.data, task="siamese") for path in checkpoint_dirs]
 
@@ -43,22 +45,3 @@ def load_head(checkpoint_dir: str | Path) -> ScoreHead:
     head.load_state_dict({k.removeprefix("head."): v for k, v in state.items()
                           if k.startswith("head.")})
     return head.eval()
-
-
-class PairScorer:
-    """Add ``similarity`` r(T_i, T_j) to a batch of pairs (``text_idx`` i, ``image_idx`` j).
-
-    T_j is the text that comes with image j: item j's text, embedded once beforehand.
-    """
-
-    def __init__(self, similarity) -> None:
-        import ray
-
-        torch.set_num_threads(1)
-        self.similarity: SiameseSimilarity = (ray.get(similarity)
-                                              if isinstance(similarity, ray.ObjectRef)
-                                              else similarity)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        r = self.similarity.pairs(batch["text_idx"], batch["image_idx"])
-        return {**batch, "similarity": r.astype(np.float32)}

@@ -20,6 +20,7 @@ import torch
 from finelabel.errors import FinelabelError
 from finelabel.labels import HardnessBins, shuffle_within_polarity
 from finelabel.models import ScoreHead
+from finelabel.train.pair_scores import PairScores
 
 EMBEDDINGS, HEAD, BINS, FOLDS = "embeddings.npy", "head.pt", "bins.json", "folds.npy"
 
@@ -47,19 +48,16 @@ class SiameseSimilarity:
         return len(self.heads)
 
     @torch.no_grad()
+    def pair_scores(self) -> PairScores:
+        """The same similarity as plain arrays, for scoring pairs without torch."""
+        return PairScores(self.embeddings.numpy(),
+                          np.stack([head.fc.weight[0].numpy() for head in self.heads]),
+                          np.array([float(head.fc.bias[0]) for head in self.heads]),
+                          np.asarray(self.folds))
+
     def pairs(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """(N,) r of row-aligned pairs of item ids ``left`` (N,), ``right`` (N,)."""
-        left, right = np.asarray(left), np.asarray(right)
-        out = np.zeros(len(left), dtype=np.float64)
-        for net in range(self.nets):
-            weight = 0.5 * ((self.folds[left] == net).astype(np.float64)
-                            + (self.folds[right] == net))  # (N,) in {0, 0.5, 1}
-            rows = np.flatnonzero(weight)
-            if rows.size:
-                scores = self.heads[net](self.embeddings[net, left[rows]],
-                                         self.embeddings[net, right[rows]])  # (n_rows,)
-                out[rows] += weight[rows] * scores.double().numpy()
-        return out
+        return self.pair_scores()(left, right)
 
     @torch.no_grad()
     def matrix(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The label stage's actors without Ray Data, on siamese checkpoints saved as training saves them:
+"""The label stage's parts without Ray Data, on siamese checkpoints saved as training saves them:
 each text is embedded as the siamese net embeds it, each pair scored as the net scores it (one
 net, or the out-of-fold mean of two); and the siamese validation MAP against a naive one."""
 
@@ -14,9 +14,10 @@ from finelabel.config import ModelConfig
 from finelabel.data.prepared import PreparedData
 from finelabel.evaluation import siamese_map
 from finelabel.models import create_model
-from finelabel.stages.label_actors import PairScorer, TextEmbedder, load_head
+from finelabel.stages.label_actors import TextEmbedder, load_head
 from finelabel.train.checkpoint import save_checkpoint
 from finelabel.train.hardness import SiameseSimilarity
+from finelabel.train.pair_scores import with_similarity
 from tests.metrics.test_metrics import naive_ap
 
 CFG = ModelConfig(embed_dim=16, dropout=0.4)
@@ -79,9 +80,10 @@ def test_text_embedder_embeds_with_every_net(prepared_synthetic, data, nets, kee
 
 
 @pytest.mark.parametrize("via_object_store", [False, True])
-def test_pair_scorer_gives_the_siamese_similarity_of_each_pair(
+def test_pair_scores_give_the_siamese_similarity_of_each_pair(
         prepared_synthetic, data, nets, keep_threads, via_object_store):
-    """r(T_i, T_j), T_j the text of image j's item: what the siamese net says of the pair."""
+    """r(T_i, T_j), T_j the text of image j's item: what the siamese net says of the pair,
+    also from the read-only arrays a Ray task gets from the object store."""
     import ray
 
     dirs, models = nets
@@ -91,8 +93,10 @@ def test_pair_scorer_gives_the_siamese_similarity_of_each_pair(
     batch = {"text_idx": rng.integers(0, len(data.labels), 40),
              "image_idx": rng.integers(0, len(data.labels), 40),
              "positive": rng.random(40) < 0.5}
-    scorer = PairScorer(ray.put(similarity) if via_object_store else similarity)
-    out = scorer(batch)
+    scores = similarity.pair_scores()
+    if via_object_store:
+        scores = ray.get(ray.put(scores))
+    out = with_similarity(batch, scores=scores)
     for key, value in batch.items():
         assert out[key] is value  # the pair's columns pass through
     assert out["similarity"].dtype == np.float32
@@ -110,7 +114,8 @@ def test_out_of_fold_similarity_is_the_mean_of_the_two_nets_that_missed_a_text(
     train = data.indices("train")
     rng = np.random.default_rng(1)
     left, right = rng.choice(train, 60), rng.choice(train, 60)
-    out = PairScorer(similarity)({"text_idx": left, "image_idx": right})["similarity"]
+    out = with_similarity({"text_idx": left, "image_idx": right},
+                          scores=similarity.pair_scores())["similarity"]
     with torch.no_grad():
         by_net = [m(texts(data, left), texts(data, right)).numpy() for m in models]  # 2 x (60,)
     expected = [(by_net[folds[a]][n] + by_net[folds[b]][n]) / 2
@@ -136,3 +141,24 @@ def test_siamese_map_matches_a_naive_ranking_of_training_texts(data, nets):
         assert model.training
     finally:
         model.eval()
+
+
+def test_in_process_embedding_keeps_the_callers_threads(prepared_synthetic, nets, keep_threads):
+    dirs, _ = nets
+    torch.set_num_threads(2)
+    TextEmbedder([str(dirs[0])], str(prepared_synthetic), threads=None)
+    assert torch.get_num_threads() == 2
+    TextEmbedder([str(dirs[0])], str(prepared_synthetic))  # an actor: one thread a core
+    assert torch.get_num_threads() == 1
+
+
+def test_the_scoring_module_imports_no_torch():
+    """Scoring tasks start at once because they never import torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, finelabel.train.pair_scores; "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "False", done.stderr

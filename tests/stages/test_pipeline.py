@@ -551,26 +551,32 @@ def test_a_killed_search_continues_by_name_in_the_same_runs(demo: dict, tmp_path
 @pytest.mark.faults
 def test_a_labelling_actor_killed_mid_stage_loses_and_repeats_no_pair(demo: dict,
                                                                        tmp_path: Path) -> None:
-    """Ray Data restarts a lost actor and redoes its batch: every pair labelled once, and
-    exactly as the run that lost nothing labelled it."""
+    """Ray Data restarts a lost embedding actor and redoes its batch: every pair labelled once,
+    and exactly as a run of the same actor pool that lost nothing labelled it."""
     from finelabel.stages.label import label_pairs
     from finelabel.stages.reproduce_runs import PREPARED, link
 
-    folder = RunFolder.at(tmp_path / "relabel")
-    link(demo["out"], folder.root, PREPARED + ("siamese",))
-    (folder.root / "pairs").mkdir(parents=True)
-    link(demo["out"] / "pairs", folder.root / "pairs", ("train",))
+    config = load_config(CONFIGS / "demo.yaml", ["label.in_process_texts=0"])  # the actor pool
 
-    def scorers() -> list[psutil.Process]:
+    def relabelled(name: str) -> RunFolder:
+        folder = RunFolder.at(tmp_path / name)
+        link(demo["out"], folder.root, PREPARED + ("siamese",))
+        (folder.root / "pairs").mkdir(parents=True)
+        link(demo["out"] / "pairs", folder.root / "pairs", ("train",))
+        label_pairs(config, folder.root)
+        return folder
+
+    def embedders() -> list[psutil.Process]:
         return [p for p in psutil.Process().children(recursive=True)
-                if "PairScorer" in " ".join(p.cmdline() or [])]
+                if "TextEmbedder" in " ".join(p.cmdline() or [])]
 
+    clean = relabelled("clean")
     killed: list[int] = []
 
     def watch() -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not killed:
-            victims = scorers()
+            victims = embedders()
             if victims:
                 victims[0].kill()
                 killed.append(victims[0].pid)
@@ -578,12 +584,11 @@ def test_a_labelling_actor_killed_mid_stage_loses_and_repeats_no_pair(demo: dict
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    config = load_config(CONFIGS / "demo.yaml")
-    label_pairs(config, folder.root)
+    faulted = relabelled("faulted")
     watcher.join(timeout=5)
-    assert killed, "no scoring actor was killed: the test did not exercise a failure"
-    again = pq.read_table(folder.pairs("labelled")).to_pandas()
-    first = pq.read_table(RunFolder.at(demo["out"]).pairs("labelled")).to_pandas()
+    assert killed, "no embedding actor was killed: the test did not exercise a failure"
+    again = pq.read_table(faulted.pairs("labelled")).to_pandas()
+    first = pq.read_table(clean.pairs("labelled")).to_pandas()
     key = ["text_idx", "image_idx", "positive"]
     again, first = (f.sort_values(key).reset_index(drop=True) for f in (again, first))
     assert len(again) == len(first) == demo["config"].pairs.n_pairs
@@ -591,3 +596,7 @@ def test_a_labelling_actor_killed_mid_stage_loses_and_repeats_no_pair(demo: dict
     np.testing.assert_array_equal(again[key].to_numpy(), first[key].to_numpy())
     np.testing.assert_allclose(again["similarity"], first["similarity"], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(again["hardness"], first["hardness"])
+    # and the in-process embedding of the pipeline itself says the same of every pair
+    piped = pq.read_table(RunFolder.at(demo["out"]).pairs("labelled")).to_pandas()
+    piped = piped.sort_values(key).reset_index(drop=True)
+    np.testing.assert_allclose(piped["similarity"], first["similarity"], rtol=1e-4, atol=1e-5)
