@@ -194,6 +194,8 @@ def main() -> None:
     parser.add_argument("--out", default="recipe_sweep.jsonl",
                         help="results, one JSON line per run (kept: a rerun skips them)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only-seed", type=int,
+                        help="run this seed alone (two processes can share the sweep)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -201,13 +203,14 @@ def main() -> None:
     done = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     seen = {(r["variant"], r["seed"]) for r in done}
     data = PreparedData.load(args.prepared)
-    for seed in range(args.seeds):
+    seeds = [args.only_seed] if args.only_seed is not None else range(args.seeds)
+    for seed in seeds:
         for name in args.variants:
             if (name, seed) in seen:
                 continue
             result = {"variant": name, "seed": seed, **run(data, VARIANTS[name], seed, cache)}
             print(json.dumps(result), flush=True)
-            with out.open("a") as handle:
+            with out.open("a") as handle:  # one short line: appends of two processes stay whole
                 handle.write(json.dumps(result) + "\n")
             done.append(result)
     print_table(done, args.variants)

@@ -31,6 +31,8 @@ class FitOutcome:
     last_metrics: dict[str, Any]
 
 
+#: Ray Train's own console logs (its files keep every level).
+RAY_TRAIN_LOG_LEVEL = "WARNING"
 #: Times Ray Train retries placing a worker group that does not fit, before the run fails
 #: (each wait is ``RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S``, 60 s by default). Ray's own default
 #: is to retry forever, which turns a search that asks for more than exists into a hang.
@@ -40,7 +42,7 @@ STARTUP_RETRIES = 2
 def make_trainer(job: TrainJob, pairs, *, storage_path: Path, run_name: str,
                  callbacks: tuple = ()):
     """A TorchTrainer for ``job`` over the materialised ``pairs`` dataset."""
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig
+    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig
     from ray.train.torch import TorchTrainer
 
     metric = job.training_task().selection_metric
@@ -54,7 +56,10 @@ def make_trainer(job: TrainJob, pairs, *, storage_path: Path, run_name: str,
         scaling_config=scaling_config(job),
         run_config=RunConfig(name=run_name, storage_path=str(storage_path),
                              checkpoint_config=checkpoints, failure_config=failures,
-                             callbacks=list(callbacks)),
+                             callbacks=list(callbacks),
+                             # its INFO lines (resources requested, the worker group started,
+                             # each report and checkpoint) say what our epoch line says
+                             logging_config=LoggingConfig(log_level=RAY_TRAIN_LOG_LEVEL)),
         datasets={"train": pairs},
     )
 

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 RAY_LINE = re.compile(r"^(\x1b\[\d+m)?\(")
 NOISE = ("torch.jit.script", "Grad strides do not match", "is not writable",
-         "Reporting training result", "Checkpoint successfully created", "project.license")
+         "Reporting training result", "Checkpoint successfully created", "project.license",
+         "Requesting resources", "Attempting to start training worker group",
+         "Setting up process group")
 
 
 def test_the_demo_prints_each_epoch_once_and_where_its_results_are(tmp_path):
