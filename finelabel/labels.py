@@ -17,15 +17,18 @@ labels can be computed batch by batch (e.g. in a Ray Data actor) after fitting o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-ArrayLike = np.ndarray | torch.Tensor
+if TYPE_CHECKING:  # torch stays out of the Ray Data tasks that label pairs
+    import torch
+
+    ArrayLike = np.ndarray | torch.Tensor
 
 
 def _as_numpy(values: ArrayLike, dtype: type) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
+    if hasattr(values, "detach"):  # a torch tensor
         values = values.detach().cpu().numpy()
     return np.asarray(values).astype(dtype, copy=False).reshape(-1)
 
@@ -125,3 +128,8 @@ def shuffle_within_polarity(labels: np.ndarray, positive: np.ndarray,
         index = np.flatnonzero(side)
         out[index] = out[rng.permutation(index)]
     return out
+
+
+def with_hardness(batch: dict[str, np.ndarray], *, bins: HardnessBins) -> dict[str, np.ndarray]:
+    """A Ray Data batch of scored pairs (``similarity``, ``positive``) plus ``hardness``."""
+    return {**batch, "hardness": bins.labels(batch["similarity"], batch["positive"])}

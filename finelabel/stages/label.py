@@ -21,7 +21,7 @@ import torch
 
 from finelabel.config import Config, LabelConfig
 from finelabel.data.manifest import read_manifest
-from finelabel.labels import HardnessBins, fit_hardness_bins
+from finelabel.labels import HardnessBins, fit_hardness_bins, with_hardness
 from finelabel.run_folder import RunFolder, replacing
 from finelabel.stages.label_actors import TextEmbedder, load_head
 from finelabel.stages.pairs import write_pairs
@@ -84,10 +84,6 @@ def score_pairs(path: Path, similarity: SiameseSimilarity, cfg: LabelConfig):
     return ray.data.read_parquet(str(path)).map_batches(
         with_similarity, fn_kwargs={"scores": ray.put(similarity.pair_scores())},
         batch_size=cfg.batch_size, batch_format="numpy").materialize()
-
-
-def with_hardness(batch: dict[str, np.ndarray], *, bins: HardnessBins) -> dict[str, np.ndarray]:
-    return {**batch, "hardness": bins.labels(batch["similarity"], batch["positive"])}
 
 
 def item_folds(config: Config, folder: RunFolder) -> np.ndarray:

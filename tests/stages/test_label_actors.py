@@ -152,12 +152,12 @@ def test_in_process_embedding_keeps_the_callers_threads(prepared_synthetic, nets
     assert torch.get_num_threads() == 1
 
 
-def test_the_scoring_module_imports_no_torch():
-    """Scoring tasks start at once because they never import torch."""
+def test_the_scoring_and_labelling_modules_import_no_torch():
+    """Scoring and labelling tasks start at once because they never import torch."""
     import subprocess
     import sys
 
-    code = ("import sys, finelabel.train.pair_scores; "
+    code = ("import sys, finelabel.train.pair_scores, finelabel.labels; "
             "print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
