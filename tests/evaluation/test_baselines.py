@@ -1,0 +1,113 @@
+"""Classical baselines: features fitted on training items only, SCM and CCA that find the
+categories when both modalities carry them, a random floor, settings chosen on validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from finelabel.data.prepared import PreparedData
+from finelabel.evaluation import baselines
+from finelabel.evaluation.baselines import (
+    centred_cosine,
+    features,
+    random_ranking,
+    run_baselines,
+)
+
+CLASSES, VOCAB, DIM = 3, 30, 8
+
+
+def separable(per_class: dict[str, int], seed: int = 0) -> PreparedData:
+    """Each category has its own ten words and image centroid; a little noise on both sides."""
+    rng = np.random.default_rng(seed)
+    labels, splits = [], []
+    for split, count in per_class.items():
+        for c in range(CLASSES):
+            labels += [c] * count
+            splits += [split] * count
+    labels = np.asarray(labels)
+    counts = np.zeros((len(labels), VOCAB), dtype=np.float32)
+    for row, c in enumerate(labels):
+        counts[row, rng.choice(np.arange(10 * c, 10 * c + 10), 4)] += 1  # its category's words
+        counts[row, rng.integers(VOCAB)] += 1  # one stray word
+    centroids = rng.normal(0, 3, (CLASSES, DIM))
+    image = (centroids[labels] + rng.normal(0, 1, (len(labels), DIM))).astype(np.float32)
+    return PreparedData(Path("."), {"categories": [str(c) for c in range(CLASSES)]}, labels,
+                        np.asarray(splits), sp.csr_matrix(counts), image,
+                        torch.zeros((2, 0), dtype=torch.long), VOCAB)
+
+
+@pytest.fixture(scope="module")
+def data() -> PreparedData:
+    return separable({"train": 20, "val": 6, "test": 6})
+
+
+def test_centred_cosine_centres_each_row_then_takes_the_cosine():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(4, 5)), rng.normal(size=(3, 5))
+    a0, b0 = a.copy(), b.copy()
+    want = np.array([[np.dot(x - x.mean(), y - y.mean())
+                      / np.linalg.norm(x - x.mean()) / np.linalg.norm(y - y.mean())
+                      for y in b] for x in a])
+    np.testing.assert_allclose(centred_cosine(a, b), want, rtol=1e-9)
+    np.testing.assert_array_equal(a, a0)  # the inputs are left alone
+    np.testing.assert_array_equal(b, b0)
+
+
+def test_features_are_fitted_on_training_items_only(data):
+    f = features(data)
+    train, test = data.indices("train"), data.indices("test")
+    image = data.image_features.astype(np.float64)
+    mean, std = image[train].mean(0), image[train].std(0)
+    np.testing.assert_allclose(f.image[test], (image[test] - mean) / (std + 1e-6), rtol=1e-9)
+    np.testing.assert_allclose(f.image[train].mean(0), 0, atol=1e-9)
+    # TF-IDF: log(1 + count) times the training texts' idf, rows of unit length.
+    counts = data.text_signals.toarray().astype(np.float64)
+    df = (counts[train] > 0).sum(0)
+    idf = np.log((1 + len(train)) / (1 + df)) + 1
+    want = np.log1p(counts) * idf.astype(np.float32)
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    np.testing.assert_allclose(f.text.toarray(), want, rtol=1e-6)
+    assert set(f.splits) == {"train", "val", "test"}
+    np.testing.assert_array_equal(f.splits["test"], test)
+
+
+def test_baselines_find_the_categories_and_random_does_not(data):
+    reports = run_baselines(data, top_k=10, seed=0)
+    assert set(reports) == {"cca", "scm_dot", "scm_cosine", "random"}
+    for name in ("cca", "scm_dot", "scm_cosine"):
+        for protocol in ("all", "train_at_10"):
+            assert reports[name][protocol]["avg"] > 0.9, (name, protocol, reports[name])
+    chance = reports["random"]["all"]["avg"]
+    assert 0.2 < chance < 0.6  # three balanced categories: about 1/3
+    assert reports["scm_dot"]["settings"]["C_text"] in baselines.SCM_C
+    assert reports["cca"]["settings"]["dims"] <= max(baselines.CCA_DIMS)
+
+
+def test_settings_are_chosen_without_looking_at_the_test_split(data):
+    """Scrambling the test items' categories changes the test MAP, never the chosen settings."""
+    rng = np.random.default_rng(5)
+    labels = data.labels.copy()
+    test = data.indices("test")
+    labels[test] = rng.permutation(labels[test])  # test items' categories shuffled
+    scrambled = PreparedData(data.root, data.manifest, labels, data.splits, data.text_signals,
+                             data.image_features, data.edge_index, data.num_nodes)
+    clean, leaked = features(data), features(scrambled)
+    for run in (lambda f: baselines.scm(f, baselines.dot, top_k=10),
+                lambda f: baselines.scm(f, centred_cosine, top_k=10),
+                lambda f: baselines.cca(f, top_k=10)):
+        a, b = run(clean), run(leaked)
+        assert a["settings"] == b["settings"]
+        assert b["all"]["avg"] < a["all"]["avg"] - 0.2
+
+
+def test_random_ranking_is_seeded(data):
+    f = features(data)
+    a = random_ranking(f, top_k=10, seed=3)
+    assert a == random_ranking(f, top_k=10, seed=3)
+    assert a != random_ranking(f, top_k=10, seed=4)
