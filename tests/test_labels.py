@@ -103,10 +103,10 @@ def test_fitted_bins_label_batch_by_batch():
 def test_bad_inputs_are_errors():
     with pytest.raises(ValueError, match="one value per pair"):
         hardness_labels(np.zeros(3), np.zeros(2, dtype=bool))
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="has 1 NaN values; check the siamese checkpoint"):
         hardness_labels(np.array([np.nan, 1.0]), np.array([True, False]))
     only_positives = fit_hardness_bins(np.array([0.5]), np.array([True]))
-    with pytest.raises(ValueError, match="polarity"):
+    with pytest.raises(ValueError, match="^no pairs of this polarity were seen when fitting"):
         only_positives.labels(np.array([0.5]), np.array([False]))
 
 
@@ -120,7 +120,11 @@ def test_shuffled_labels_keep_each_polarity_and_lose_the_pairing():
     for side in (positive, ~positive):
         np.testing.assert_array_equal(np.sort(shuffled[side]), np.sort(labels[side]))
     assert (shuffled[positive] < 2).all() and (shuffled[~positive] >= 2).all()
-    assert abs(np.corrcoef(shuffled[positive], labels[positive])[0, 1]) < 0.1
+    for side in (positive, ~positive):  # both polarities lose what their labels said
+        assert abs(np.corrcoef(shuffled[side], labels[side])[0, 1]) < 0.1
+    # Polarities given as 0/1 integers (a Parquet column) split the same way.
+    again = shuffle_within_polarity(labels, positive.astype(np.int8), np.random.default_rng(1))
+    np.testing.assert_array_equal(again, shuffled)
 
 
 def test_bins_round_trip_through_their_dict():
@@ -131,3 +135,32 @@ def test_bins_round_trip_through_their_dict():
     bins = fit_hardness_bins(r, positive, 9)
     again = HardnessBins.from_dict(bins.to_dict())
     np.testing.assert_array_equal(again.labels(r, positive), bins.labels(r, positive))
+
+
+def test_labels_take_tensors_that_still_carry_gradients():
+    """The siamese net's r arrives as a torch tensor, possibly still attached to its graph."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    r, positive = rng.normal(size=200), rng.random(200) < 0.5
+    bins = fit_hardness_bins(r, positive, 5)
+    attached = torch.tensor(r, requires_grad=True) * 1.0
+    np.testing.assert_array_equal(bins.labels(attached, torch.from_numpy(positive)),
+                                  bins.labels(r, positive))
+    np.testing.assert_array_equal(bins.labels(r.reshape(20, 10), positive.reshape(20, 10)),
+                                  bins.labels(r, positive))  # one label per pair, flattened
+
+
+def test_with_hardness_adds_the_labels_and_keeps_the_batch():
+    from finelabel.labels import with_hardness
+
+    rng = np.random.default_rng(2)
+    batch = {"similarity": rng.normal(size=50), "positive": rng.random(50) < 0.5,
+             "text_idx": np.arange(50)}
+    bins = fit_hardness_bins(batch["similarity"], batch["positive"], 4)
+    out = with_hardness(batch, bins=bins)
+    assert set(out) == {"similarity", "positive", "text_idx", "hardness"}
+    np.testing.assert_array_equal(out["text_idx"], batch["text_idx"])
+    np.testing.assert_array_equal(out["hardness"],
+                                  bins.labels(batch["similarity"], batch["positive"]))
+    assert "hardness" not in batch  # the input batch is left as it was

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from finelabel.data.splits import carve_validation
 
@@ -34,3 +35,8 @@ def test_folds_are_stratified_balanced_and_seeded():
     assert np.array_equal(folds, assign_folds(labels, 4, seed=1))
     assert not np.array_equal(folds, assign_folds(labels, 4, seed=2))
     assert not assign_folds(labels, 1).any()
+    # Each category continues where the last stopped, so the leftovers fall on different folds.
+    sizes = np.bincount(assign_folds(np.repeat(np.arange(3), 5), 4), minlength=4)
+    assert sorted(sizes.tolist()) == [3, 4, 4, 4]
+    with pytest.raises(ValueError, match="folds must be >= 1, got 0"):
+        assign_folds(labels, 0)

@@ -15,6 +15,7 @@ def test_summary_gives_the_sample_std_and_its_standard_error():
     assert stats["std"] == pytest.approx(math.sqrt(5 / 3))  # n - 1 in the denominator
     assert stats["se"] == pytest.approx(math.sqrt(5 / 3) / 2)
     assert stats["values"] == [1.0, 2.0, 3.0, 4.0]
+    assert summary([1, 3])["std"] == pytest.approx(math.sqrt(2))  # two seeds already spread
 
 
 def test_one_value_has_no_spread_and_none_is_refused():

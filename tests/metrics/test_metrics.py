@@ -171,8 +171,9 @@ def test_precision_recall_matches_naive_loop(points):
 def test_precision_recall_of_a_perfect_ranking_is_flat_one():
     labels = np.repeat(np.arange(3), 4)
     scores = (labels[:, None] == labels[None, :]).astype(np.float32)
-    _, precision = precision_recall_curve(scores, labels, labels)
+    recall, precision = precision_recall_curve(scores, labels, labels)
     np.testing.assert_allclose(precision, 1.0)
+    np.testing.assert_allclose(recall, np.linspace(0, 1, 11))  # the 11-point curve by default
 
 
 def test_empty_database():

@@ -55,17 +55,46 @@ def test_pickles():
     assert copy == vocab and copy.index("e") == vocab.index("e")
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("a\t3\nb three\n", 2), ("a\t3\nb\tx\n", 2), ("a\t3\n\t2\n", 2), ("a\t3\nb\t2\na\t1\n", 3),
+@pytest.mark.parametrize(("text", "line", "reason", "says"), [
+    ("a\t3\nb three\n", 2, "malformed", "expected 'word<TAB>count', got 'b three'"),
+    ("a\t3\nb\tx\n", 2, "malformed", "expected 'word<TAB>count', got 'b\\tx'"),
+    ("a\t3\n\t2\n", 2, "malformed", "expected 'word<TAB>count'"),
+    ("a\t3\nb\t2\na\t1\n", 3, "duplicate", "word 'a' repeats line 1"),
 ])
-def test_load_names_the_bad_line(tmp_path, text, line):
+def test_load_names_the_bad_line(tmp_path, text, line, reason, says):
+    """The one line a user reads: file:line, what is wrong, how to fix it; never skippable."""
     path = tmp_path / "vocab.tsv"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DataError) as caught:
         Vocabulary.load(path)
-    assert caught.value.line == line and caught.value.path == str(path)
+    error = caught.value
+    assert error.line == line and error.path == str(path)
+    assert error.reason == reason and error.record_level is False
+    assert str(error).startswith(f"{path}:{line}: {says}")
+    if reason == "malformed":
+        assert str(error).endswith(". Rebuild the vocabulary with the prepare stage")
 
 
 def test_load_missing_file(tmp_path):
-    with pytest.raises(DataError, match="not found"):
-        Vocabulary.load(tmp_path / "absent.tsv")
+    path = tmp_path / "absent.tsv"
+    with pytest.raises(DataError) as caught:
+        Vocabulary.load(path)
+    error = caught.value
+    assert str(error) == f"{path}: vocabulary file not found. Run the prepare stage first"
+    assert error.reason == "missing_file" and error.record_level is False
+
+
+def test_load_refuses_a_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "vocab.tsv"
+    path.write_bytes("caf\u00e9\t3\n".encode("latin-1"))
+    with pytest.raises(DataError) as caught:
+        Vocabulary.load(path)
+    error = caught.value
+    assert str(error).startswith(f"{path}: not UTF-8 (")
+    assert error.reason == "not_utf8" and error.record_level is False
+
+
+def test_load_reads_utf8_words(tmp_path):
+    path = tmp_path / "vocab.tsv"
+    path.write_bytes("\u5317\u4eac\t5\ncaf\u00e9\t3\n".encode("utf-8"))
+    assert Vocabulary.load(path).words == ("\u5317\u4eac", "caf\u00e9")
