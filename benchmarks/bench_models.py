@@ -15,8 +15,6 @@ several repeats, and the targets are ratios within one run):
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,11 +22,18 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import ChebConv
-from torch_geometric.utils import to_undirected
 
+from finelabel.benchmark.train_step import (
+    fc_matmul_shapes,
+    fc_matmuls,
+    interleaved_seconds,
+    knn_graph,
+    make_step,
+    step_inputs,
+    word_counts,
+)
 from finelabel.config import ModelConfig
-from finelabel.losses import global_loss
-from finelabel.models import DualPathModel, TextGCNEncoder, build_dual_path, build_text_encoder
+from finelabel.models import TextGCNEncoder, build_dual_path, build_text_encoder
 
 
 @dataclass
@@ -64,54 +69,11 @@ def parse_args() -> Args:
 
 # --- inputs -------------------------------------------------------------------------------------
 
-def knn_graph(num_nodes: int, dim: int = 50, k: int = 8, seed: int = 0) -> torch.Tensor:
-    """Symmetric k-NN graph (cosine) over random dim-d vectors, like the word graph: (2, E)."""
-    gen = torch.Generator().manual_seed(seed)
-    vectors = torch.nn.functional.normalize(torch.randn(num_nodes, dim, generator=gen), dim=1)
-    neighbours = []
-    for start in range(0, num_nodes, 2048):  # (chunk, N) similarities at a time
-        sims = vectors[start:start + 2048] @ vectors.T
-        sims[torch.arange(sims.shape[0]), torch.arange(start, start + sims.shape[0])] = -2.0
-        neighbours.append(sims.topk(k, dim=1).indices)
-    target = torch.cat(neighbours).reshape(-1)  # (N*k,)
-    source = torch.arange(num_nodes).repeat_interleave(k)
-    return to_undirected(torch.stack([source, target]), num_nodes=num_nodes)
-
-
 def load_graph(args: Args) -> tuple[torch.Tensor, int]:
     if args.graph is None:
         return knn_graph(args.nodes), args.nodes
     with np.load(args.graph) as npz:
         return torch.as_tensor(npz["edge_index"], dtype=torch.long), int(npz["num_nodes"])
-
-
-def word_counts(batch: int, num_nodes: int, seed: int = 0, device: str = "cpu") -> torch.Tensor:
-    """(B, N) counts of about 100 distinct words per text."""
-    gen = torch.Generator().manual_seed(seed)
-    rate = torch.full((batch, num_nodes), 100.0 / num_nodes)
-    return torch.poisson(rate, generator=gen).to(device)
-
-
-def synchronize() -> None:
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.synchronize()
-
-
-def interleaved_seconds(fns: dict[str, Callable[[], object]], repeats: int,
-                        warmup: int = 1) -> dict[str, float]:
-    """Median seconds of each function, timed in turns so that a load change hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            synchronize()
-            start = time.perf_counter()
-            fn()
-            synchronize()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 # --- (a) static graph against a Batch of graph copies -------------------------------------------
@@ -178,45 +140,6 @@ def bench_encoder(args: Args, edge_index: torch.Tensor, num_nodes: int) -> None:
 
 # --- (b) one dual-path training step against the matmul bound -----------------------------------
 
-def fc_matmul_shapes(args: Args, num_nodes: int) -> list[tuple[int, int, int]]:
-    """(m, k, n) of every dense product of a step's FC layers, forward and backward."""
-    b, n_f, d, img = args.batch, num_nodes * args.filters, args.embed_dim, args.image_dim
-    return [(b, n_f, d),    # text FC forward
-            (b, d, n_f),    # text FC grad input (the GCN below needs it)
-            (d, b, n_f),    # text FC grad weight
-            (b, img, d),    # image FC forward
-            (d, b, img)]    # image FC grad weight (image features need no grad)
-
-
-def fc_matmuls(shapes: list[tuple[int, int, int]],
-               device: str) -> tuple[float, Callable[[], None]]:
-    """FLOPs of these products, and a function that runs them all once."""
-    operands = [(torch.randn(m, k, device=device), torch.randn(k, n, device=device))
-                for m, k, n in shapes]
-
-    def run() -> None:
-        for a, b in operands:
-            torch.mm(a, b)
-    return sum(2.0 * m * k * n for m, k, n in shapes), run
-
-
-def make_step(model: DualPathModel, optimizer: torch.optim.Optimizer, text: torch.Tensor,
-              image: torch.Tensor, positive: torch.Tensor) -> Callable[[], None]:
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss = global_loss(model(text, image), positive, lam=0.35, margin=0.8)
-        loss.backward()
-        optimizer.step()
-    return step
-
-
-def step_inputs(args: Args, num_nodes: int) -> tuple[torch.Tensor, ...]:
-    text = word_counts(args.batch, num_nodes, seed=1)
-    image = torch.relu(torch.randn(args.batch, args.image_dim))  # like fc7 after ReLU
-    positive = torch.arange(args.batch) % 2 == 0  # 1:1
-    return tuple(t.to(args.device) for t in (text, image, positive))
-
-
 OPTIMIZERS = {"Adam for-loop": {"foreach": False}, "Adam foreach": {"foreach": True},
               "Adam fused": {"fused": True}}
 
@@ -224,7 +147,7 @@ OPTIMIZERS = {"Adam for-loop": {"foreach": False}, "Adam foreach": {"foreach": T
 def bench_step(args: Args, edge_index: torch.Tensor, num_nodes: int) -> Callable[[], None]:
     cfg = ModelConfig(filters=args.filters, embed_dim=args.embed_dim)
     model = build_dual_path(cfg, edge_index, num_nodes, args.image_dim).to(args.device).train()
-    inputs = step_inputs(args, num_nodes)
+    inputs = step_inputs(args, num_nodes, args.device)
     print(f"(b) dual-path training step, B={args.batch}, N={num_nodes}, d={args.embed_dim}, "
           f"image dim {args.image_dim}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M "
           "parameters")

@@ -118,3 +118,40 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         results = reproduce(config, args.out, seeds=args.seeds, name=args.run_name)
     output.print_reproduce(results, args.out)
     return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    """Speed and scale figures in one run; prints them against their bars."""
+    from finelabel.benchmark.suite import format_table, run_benchmark
+    from finelabel.stages.ray_session import ray_session
+
+    wikipedia = None
+    if args.root:  # checked now, before Ray starts and the other figures take their minutes
+        from finelabel.stages.checks import check_dataset
+
+        config = load_config(CONFIG_DIR / "wikipedia_en.yaml", args.overrides, root=args.root)
+        check_dataset(config)
+        wikipedia = _wikipedia_pipeline(config)
+    with ray_session():
+        result = run_benchmark(args.out, quick=args.quick, wikipedia=wikipedia,
+                               overrides=args.overrides)
+    print(format_table(result))
+    print(f"\nwritten: {Path(args.out).resolve() / 'benchmark.json'}, growth.png beside it")
+    return 0
+
+
+def _wikipedia_pipeline(config: Config):
+    """A function that runs the English Wikipedia pipeline in a scratch folder, timed."""
+    def run(scratch: Path) -> float:
+        import dataclasses
+        import time
+
+        from finelabel.stages.runner import run_pipeline
+
+        scratch.mkdir(parents=True, exist_ok=True)
+        tracking = dataclasses.replace(
+            config.tracking, tracking_uri=f"sqlite:///{(scratch / 'mlflow.db').resolve()}")
+        started = time.perf_counter()
+        run_pipeline(dataclasses.replace(config, tracking=tracking), scratch / "run")
+        return time.perf_counter() - started
+    return run

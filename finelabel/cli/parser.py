@@ -119,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--run-name", help="the parent run's name (default: the --out name)")
     reproduce.set_defaults(func=commands.cmd_reproduce)
 
+    bench = _sub(
+        sub, "benchmark", "every speed and scale figure side by side: benchmark.json, a table",
+        "finelabel benchmark --out runs/bench --quick",
+        "Measures the train step against its matmul bound, and every stage's wall time and "
+        "peak memory on the built-in synthetic data at growing sizes (2,048 to 204,800 items; "
+        "--quick: 400 and 1,600), with the fitted growth exponents and a log-log plot. With "
+        "--root it also times the English Wikipedia pipeline. Writes benchmark.json and "
+        "growth.png under --out and prints the figures against their bars.")
+    bench.add_argument("--out", required=True, help="folder for benchmark.json and growth.png")
+    bench.add_argument("--quick", action="store_true", help="small sizes: a smoke run (minutes)")
+    bench.add_argument("--root", help="English Wikipedia: also time its whole pipeline")
+    bench.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a value of the measured runs' config")
+    bench.set_defaults(func=commands.cmd_benchmark)
+
     compare = _sub(sub, "compare", "a table of MLflow runs, best first",
                    "finelabel compare --filter \"params.beta = '0.3'\"\n"
                    "  finelabel compare --filter \"metrics.test_map_avg > 0.25\"\n"

@@ -86,3 +86,30 @@ def plot_method_bars(stats: Mapping[str, Mapping[str, float]], path: str | Path,
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     return _save(figure, path)
+
+
+def plot_growth(records: list[Mapping[str, float]], path: str | Path, *,
+                title: str = "Cost as the collection grows") -> Path:
+    """Log-log seconds (left) and peak driver memory (right) per stage against items."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not records:
+        raise ValueError("plot_growth needs at least one measurement")
+    figure = Figure(figsize=(11, 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2)
+    stages = list(dict.fromkeys(r["stage"] for r in records))
+    for stage in stages:
+        runs = sorted((r for r in records if r["stage"] == stage), key=lambda r: r["items"])
+        items = [r["items"] for r in runs]
+        left.plot(items, [max(r["seconds"], 1e-3) for r in runs], marker="o", label=stage)
+        right.plot(items, [r["driver_mb"] for r in runs], marker="o", label=stage)
+    left.set(xscale="log", yscale="log", xlabel="items", ylabel="seconds", title=title)
+    right.set(xscale="log", yscale="log", xlabel="items", ylabel="peak driver RSS (MB)",
+              title="Driver memory")
+    for axes in (left, right):
+        axes.grid(alpha=0.3, which="both")
+    left.legend(fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)

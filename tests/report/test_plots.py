@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from finelabel.report.plots import plot_method_bars, plot_pr_curves
+from finelabel.report.plots import plot_growth, plot_method_bars, plot_pr_curves
 from tests.report.figures import capture_figures, pixels_of, read_png
 
 
@@ -46,3 +46,25 @@ def test_method_bars_show_each_mean_with_its_spread(tmp_path, monkeypatch):
     assert pixels_of(image, "#4c72b0") > 2_000  # three filled bars
     with pytest.raises(ValueError, match="at least one method"):
         plot_method_bars({}, tmp_path / "none.png")
+
+
+def test_growth_plot_draws_each_stage_on_log_axes(tmp_path, monkeypatch):
+    figures = capture_figures(monkeypatch)
+    records = [{"stage": stage, "items": items, "seconds": scale * items / 1000,
+                "driver_mb": 500 + items / 100}
+               for stage, scale in (("prepare", 1.0), ("label", 3.0))
+               for items in (20_000, 2_000)]  # out of order: the plot sorts by items
+    path = plot_growth(records, tmp_path / "growth.png")
+    time_axes, memory_axes = figures[0].axes
+    assert [line.get_label() for line in time_axes.lines] == ["prepare", "label"]
+    np.testing.assert_array_equal(time_axes.lines[1].get_xdata(), [2_000, 20_000])
+    np.testing.assert_allclose(time_axes.lines[1].get_ydata(), [6.0, 60.0])
+    np.testing.assert_allclose(memory_axes.lines[0].get_ydata(), [520.0, 700.0])
+    for axes in (time_axes, memory_axes):
+        assert axes.get_xscale() == axes.get_yscale() == "log"
+    assert memory_axes.get_ylabel() == "peak driver RSS (MB)"
+    image = read_png(path, (11, 4.5))
+    for line in time_axes.lines:
+        assert pixels_of(image, line.get_color()) > 50, line.get_label()
+    with pytest.raises(ValueError, match="at least one measurement"):
+        plot_growth([], tmp_path / "none.png")

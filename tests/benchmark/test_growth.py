@@ -1,0 +1,39 @@
+"""Growth exponents from stage costs, and the synthetic sizes the benchmark asks for."""
+
+from __future__ import annotations
+
+import pytest
+
+from finelabel.benchmark.growth import (
+    PAIRS_PER_ITEM,
+    StageCost,
+    growth_exponents,
+    synthetic_size,
+)
+
+
+def cost(stage: str, items: int, seconds: float, measured: bool = True) -> StageCost:
+    return StageCost(stage, items, PAIRS_PER_ITEM * items, seconds, 100.0, 50.0, 80.0, measured)
+
+
+def test_exponent_is_the_log_log_slope_between_the_two_largest_sizes():
+    costs = [cost("label", 1_000, 50.0),  # start-up dominated: left out of the slope
+             cost("label", 10_000, 2.0), cost("label", 100_000, 20.0),
+             cost("prepare", 10_000, 1.0), cost("prepare", 100_000, 10 ** 1.5),
+             cost("evaluate", 10_000, 3.0)]  # one size only: no exponent
+    exponents = growth_exponents(costs)
+    assert exponents == {"label": pytest.approx(1.0), "prepare": pytest.approx(1.5)}
+
+
+def test_stand_in_runs_give_no_exponent():
+    costs = [cost("train_epoch", 2_000, 1.0), cost("train_epoch", 20_000, 10.0),
+             cost("train_epoch", 200_000, 0.0, measured=False)]
+    assert growth_exponents(costs) == {"train_epoch": pytest.approx(1.0)}
+
+
+@pytest.mark.parametrize("items", [400, 2_048, 20_480, 204_800])
+def test_synthetic_sizes_hold_the_items_asked_for(items):
+    size = synthetic_size(items)
+    total = size.categories * (size.train_per_category + size.test_per_category)
+    assert abs(total - items) <= size.categories  # whole items per category
+    assert size.train_per_category == pytest.approx(4 * size.test_per_category, rel=0.1)
