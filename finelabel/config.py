@@ -256,12 +256,15 @@ class LabelConfig:
 
     min_actors: int = 1
     max_actors: int = 2
-    #: Pairs per scoring block (numpy tasks; larger blocks, fewer tasks).
+    #: Pairs per scoring block (in-process or per numpy task; larger blocks, fewer tasks).
     batch_size: int = 65_536
     num_cpus_per_actor: float = 1.0
     #: Embed up to this many texts in the calling process; more go to the actor pool. An
     #: actor's start-up (importing torch) costs seconds; 20,000 texts take ~5 s in-process.
     in_process_texts: int = 20_000
+    #: Score up to this many pairs in the calling process (about 50 bytes a pair in memory);
+    #: more go to Ray Data tasks. A Ray Data execution costs seconds before its first row.
+    in_process_pairs: int = 8_000_000
     #: 1: one siamese net, trained on every training item, labels every pair (the paper's).
     #: k >= 2: out-of-fold labels: k nets, net f trained on every fold of the training items
     #: but f; a pair's r is the mean of the nets that did not train on one of its two texts.
@@ -271,6 +274,7 @@ class LabelConfig:
         _check(1 <= self.min_actors <= self.max_actors, "label: need 1 <= min_actors <= max_actors")
         _check(self.folds >= 1, "label.folds must be >= 1")
         _check(self.in_process_texts >= 0, "label.in_process_texts must be >= 0")
+        _check(self.in_process_pairs >= 0, "label.in_process_pairs must be >= 0")
         _check(self.batch_size >= 1, "label.batch_size must be >= 1")
 
 

@@ -223,6 +223,10 @@ RANGES = [  # (first value outside, the message, the value on the bound)
     ("label.min_actors=3", "need 1 <= min_actors <= max_actors", "label.min_actors=2"),
     ("label.folds=0", "label.folds must be >= 1", "label.folds=1"),
     ("label.batch_size=0", "label.batch_size must be >= 1", "label.batch_size=1"),
+    ("label.in_process_texts=-1", "label.in_process_texts must be >= 0",
+     "label.in_process_texts=0"),
+    ("label.in_process_pairs=-1", "label.in_process_pairs must be >= 0",
+     "label.in_process_pairs=0"),
     ("eval.top_k=0", "eval.top_k must be >= 1", "eval.top_k=1"),
 ]
 

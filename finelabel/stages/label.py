@@ -3,10 +3,11 @@
 Every text a pair needs is embedded once by every siamese net (one, or one per fold with
 ``label.folds``): in this process when there are few (``label.in_process_texts``: an actor costs
 seconds of start-up, importing torch, for a second of work), else by an actor pool that loads
-the nets once per actor. Ray Data then scores the pairs from the embeddings in large blocks,
-in tasks that import numpy only (:mod:`finelabel.train.pair_scores`). Labels are binned per
-polarity over the whole set and the labelled pairs are written as Parquet once, so training
-never recomputes them.
+the nets once per actor. The pairs are scored from the embeddings in large numpy blocks
+(:mod:`finelabel.train.pair_scores`): in this process while they fit in memory
+(``label.in_process_pairs``; a Ray Data execution costs seconds before its first row), else by
+Ray Data tasks that import numpy only. Labels are binned per polarity over the whole set and
+the labelled pairs are written as Parquet once, so training never recomputes them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
@@ -109,15 +111,45 @@ def label_pairs(config: Config, out_dir: str | Path) -> dict[str, Any]:
     heads = [load_head(net) for net in nets]
     folds = item_folds(config, folder)
     similarity = SiameseSimilarity(torch.from_numpy(embeddings), heads, folds)
+    if pq.ParquetDataset(source).read(columns=[]).num_rows <= config.label.in_process_pairs:
+        frame, bins = _label_in_process(source, folder.pairs("labelled"), similarity, config)
+    else:
+        frame, bins = _label_with_ray_data(source, folder.pairs("labelled"), similarity, config)
+    with replacing(folder.label_model) as tmp:
+        save_label_model(tmp, embeddings, heads, folds, bins)
+    return summary(frame, bins, time.perf_counter() - started)
+
+
+def _label_in_process(source: Path, target: Path, similarity: SiameseSimilarity,
+                      config: Config) -> tuple[Any, HardnessBins]:
+    """Read, score, bin and write the pairs here, in blocks of ``label.batch_size``."""
+    table = pq.read_table(source)
+    scores = similarity.pair_scores()
+    text, image = table["text_idx"].to_numpy(), table["image_idx"].to_numpy()
+    step = config.label.batch_size
+    r = np.concatenate([with_similarity({"text_idx": text[i:i + step],
+                                         "image_idx": image[i:i + step]},
+                                        scores=scores)["similarity"]
+                        for i in range(0, len(text), step)] or [np.zeros(0, np.float32)])
+    positive = table["positive"].to_numpy()
+    bins = fit_hardness_bins(r, positive, config.loss.bins)
+    hardness = with_hardness({"similarity": r, "positive": positive}, bins=bins)["hardness"]
+    table = table.append_column("similarity", pa.array(r)).append_column(
+        "hardness", pa.array(hardness))
+    write_pairs(table, target)
+    return table.select(["similarity", "positive"]).to_pandas(), bins
+
+
+def _label_with_ray_data(source: Path, target: Path, similarity: SiameseSimilarity,
+                         config: Config) -> tuple[Any, HardnessBins]:
+    """Score in Ray Data tasks, bin over every r, label and write in tasks."""
     scored = score_pairs(source, similarity, config.label)
     frame = scored.select_columns(["similarity", "positive"]).to_pandas()
     bins = fit_hardness_bins(frame["similarity"].to_numpy(), frame["positive"].to_numpy(),
                              config.loss.bins)
     labelled = scored.map_batches(with_hardness, fn_kwargs={"bins": bins}, batch_format="numpy")
-    write_pairs(labelled, folder.pairs("labelled"))
-    with replacing(folder.label_model) as tmp:
-        save_label_model(tmp, embeddings, heads, folds, bins)
-    return summary(frame, bins, time.perf_counter() - started)
+    write_pairs(labelled, target)
+    return frame, bins
 
 
 def summary(frame, bins: HardnessBins, seconds: float) -> dict[str, Any]:

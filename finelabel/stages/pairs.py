@@ -1,8 +1,9 @@
 """The pairs stage: training pairs for the siamese net and for the dual-path model.
 
 Both come from the training split only (never validation or test), 1:1 positive to negative,
-seeded, written once as Parquet with Ray Data. Each kind of pair carries the item columns of
-the task that trains on it (``text_a``/``text_b``, ``text_idx``/``image_idx``).
+seeded, written once as Parquet files that Ray Data shards for training. Each kind of pair
+carries the item columns of the task that trains on it (``text_a``/``text_b``,
+``text_idx``/``image_idx``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from finelabel.config import Config
 from finelabel.data.pairs import sample_pairs
@@ -28,14 +31,27 @@ def sampled_pairs(data: PreparedData, n_pairs: int, *, seed: int, task: str) -> 
                          "positive": pairs["positive"]})
 
 
-def write_pairs(pairs, path: Path) -> None:
-    """Write a Ray dataset (or a DataFrame) of pairs to ``path``, atomically."""
-    import ray.data
+#: Rows per Parquet file: Ray Data reads one block per file, so a shard is whole files.
+ROWS_PER_FILE = 1 << 16
 
-    if isinstance(pairs, pd.DataFrame):
-        pairs = ray.data.from_pandas(pairs)
+
+def write_pairs(pairs, path: Path) -> None:
+    """Write pairs to ``path`` as Parquet files, atomically: a DataFrame or an Arrow table from
+    this process (a table in memory needs no Ray Data execution, which costs seconds), a Ray
+    dataset from its own tasks."""
     with replacing(path) as tmp:
-        pairs.write_parquet(str(tmp), min_rows_per_file=1 << 16)
+        if isinstance(pairs, (pd.DataFrame, pa.Table)):
+            _write_table(pairs, tmp)
+        else:
+            pairs.write_parquet(str(tmp), min_rows_per_file=ROWS_PER_FILE)
+
+
+def _write_table(pairs: pd.DataFrame | pa.Table, folder: Path) -> None:
+    table = pairs if isinstance(pairs, pa.Table) else pa.Table.from_pandas(
+        pairs, preserve_index=False)
+    folder.mkdir(parents=True)
+    for number, start in enumerate(range(0, max(table.num_rows, 1), ROWS_PER_FILE)):
+        pq.write_table(table.slice(start, ROWS_PER_FILE), folder / f"part-{number:05d}.parquet")
 
 
 def make_pairs(config: Config, out_dir: str | Path) -> dict[str, int]:

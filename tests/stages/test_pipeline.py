@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import psutil
 import pyarrow.parquet as pq
 import pytest
@@ -57,10 +58,32 @@ def test_demo_reaches_map_and_writes_results(demo: dict) -> None:
 
 
 def test_labels_are_written_once_per_pair(demo: dict) -> None:
-    labelled = pq.read_table(RunFolder.at(demo["out"]).pairs("labelled")).to_pandas()
-    pairs = pq.read_table(RunFolder.at(demo["out"]).pairs("train")).to_pandas()
+    """The labelled pairs are exactly the training pairs, each labelled by the bins fitted over
+    every pair's r (per polarity: 1 - F+ for positives, F- for negatives), as recorded."""
+    from finelabel.labels import HardnessBins, fit_hardness_bins
+
+    folder = RunFolder.at(demo["out"])
+    labelled = pq.read_table(folder.pairs("labelled")).to_pandas()
+    pairs = pq.read_table(folder.pairs("train")).to_pandas()
     assert len(labelled) == len(pairs) == demo["config"].pairs.n_pairs
+    key = ["text_idx", "image_idx", "positive"]
+    ordered, expected = (f[key].sort_values(key).reset_index(drop=True)
+                         for f in (labelled, pairs))
+    pd.testing.assert_frame_equal(ordered, expected)
+    bins = fit_hardness_bins(labelled["similarity"].to_numpy(), labelled["positive"].to_numpy(),
+                             demo["config"].loss.bins)
+    np.testing.assert_array_equal(
+        labelled["hardness"].to_numpy(),
+        bins.labels(labelled["similarity"].to_numpy(), labelled["positive"].to_numpy()))
+    recorded = json.loads(folder.label_summary.read_text())["bins"]
+    assert HardnessBins.from_dict(recorded).to_dict() == bins.to_dict()
     assert labelled["hardness"].between(0, 1).all()
+    hard = labelled["hardness"].to_numpy()
+    r = labelled["similarity"].to_numpy()
+    for polarity, sign in ((True, -1), (False, 1)):  # low-r positives, high-r negatives are hard
+        side = labelled["positive"].to_numpy() == polarity
+        by_r = hard[side][np.argsort(r[side], kind="stable")]
+        assert (sign * np.diff(by_r) >= 0).all() and by_r[0] != by_r[-1]
     for polarity in (True, False):
         assert labelled.loc[labelled["positive"] == polarity, "hardness"].nunique() <= 9
     # The trained siamese net scores positives (same category) above negatives on average.
@@ -556,7 +579,9 @@ def test_a_labelling_actor_killed_mid_stage_loses_and_repeats_no_pair(demo: dict
     from finelabel.stages.label import label_pairs
     from finelabel.stages.reproduce_runs import PREPARED, link
 
-    config = load_config(CONFIGS / "demo.yaml", ["label.in_process_texts=0"])  # the actor pool
+    # The actor pool embeds, Ray Data tasks score (the pipeline did both in-process).
+    config = load_config(CONFIGS / "demo.yaml", ["label.in_process_texts=0",
+                                                 "label.in_process_pairs=0"])
 
     def relabelled(name: str) -> RunFolder:
         folder = RunFolder.at(tmp_path / name)
