@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -104,6 +105,7 @@ def measure_size(items: int, scratch: Path, *, train_max_items: int,
     from finelabel.stages.runner import tracked_stage
 
     data_root, out = scratch / f"data-{items}", scratch / f"run-{items}"
+    shutil.rmtree(out, ignore_errors=True)  # a finished stage left here would not be redone
     size = synthetic_size(items)
     write_synthetic_dataset(data_root, size, images=False)
     config = growth_config(items, data_root, out, overrides)

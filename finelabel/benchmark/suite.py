@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from finelabel.benchmark.growth import as_records, growth_exponents, measure_growth
+from finelabel.benchmark.growth import (
+    as_records,
+    growth_config,
+    growth_exponents,
+    measure_growth,
+)
 from finelabel.benchmark.machine import describe_machine
 from finelabel.benchmark.train_step import StepShape, step_fraction_of_bound
+from finelabel.benchmark.training import training_ratios
 from finelabel.run_folder import write_json
 
 BENCHMARK_FILE = "benchmark.json"
@@ -37,9 +43,6 @@ BARS: list[tuple[str, str, Callable[[float], bool]]] = [
     ("max_growth_exponent", "<= 1.1", lambda v: v <= 1.1),
 ]
 
-#: Figures this command does not measure yet, and where they come from meanwhile.
-ELSEWHERE = {"ddp_2w_vs_1w": "benchmarks/bench_pipeline.py (2 workers vs 1)",
-             "ray_train_1w_vs_plain": "benchmarks/bench_pipeline.py (Ray Train vs plain loop)"}
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,17 @@ class Plan:
     train_max_items: int
     step: StepShape
     step_repeats: int
+    #: Epochs of each training-throughput run (on the largest size trained on).
+    throughput_epochs: int
 
     @classmethod
     def full(cls) -> Plan:
-        return cls((2_048, 20_480, LARGE_ITEMS), 20_480, StepShape(), 7)
+        return cls((2_048, 20_480, LARGE_ITEMS), 20_480, StepShape(), 7, 4)
 
     @classmethod
     def quick(cls) -> Plan:
         return cls((400, 1_600), 1_600, StepShape(batch=64, nodes=2_000, embed_dim=256,
-                                                  image_dim=512), 3)
+                                                  image_dim=512), 3, 2)
 
 
 def _at(records: list[dict], stage: str, items: int, key: str) -> float | None:
@@ -102,11 +107,17 @@ def run_benchmark(out: str | Path, *, quick: bool = False,
                            overrides=overrides, progress=progress)
     records = as_records(costs)
     exponents = growth_exponents(costs)
+    trained = max(n for n in plan.sizes if n <= plan.train_max_items)
+    progress(f"training throughput at {trained:,} items: in-process, 1 and 2 Ray Train workers")
+    scratch = out / "scratch"
+    ratios = training_ratios(growth_config(trained, scratch / f"data-{trained}",
+                                           scratch / f"run-{trained}", overrides),
+                             scratch / f"run-{trained}", epochs=plan.throughput_epochs)
     figures: dict[str, Any] = {
         **_label_figures(records),
         "train_step_fraction_of_bound": step["fraction"],
-        "ddp_2w_vs_1w": None,
-        "ray_train_1w_vs_plain": None,
+        "ddp_2w_vs_1w": ratios["ddp_2w_vs_1w"],
+        "ray_train_1w_vs_plain": ratios["ray_train_1w_vs_plain"],
         "prepare_200k_s": _at(records, "prepare", LARGE_ITEMS, "seconds"),
         "prepare_200k_driver_rss_mb": _at(records, "prepare", LARGE_ITEMS, "driver_mb"),
         "growth_exponent": exponents,
@@ -117,8 +128,7 @@ def run_benchmark(out: str | Path, *, quick: bool = False,
         progress("English Wikipedia pipeline, default recipe")
         figures["wikipedia_pipeline_s"] = wikipedia(out / "scratch" / "wikipedia")
     result = {"quick": quick, "machine": machine, "figures": figures, "train_step": step,
-              "growth": records, "sizes": list(plan.sizes),
-              "not_measured_here": {k: v for k, v in ELSEWHERE.items() if figures[k] is None},
+              "training": ratios["runs"], "growth": records, "sizes": list(plan.sizes),
               "seconds": time.perf_counter() - started}
     write_json(out / BENCHMARK_FILE, result)
     plot_growth(records, out / GROWTH_PLOT)
@@ -135,8 +145,8 @@ def format_table(result: dict[str, Any]) -> str:
     for key, bar, test in BARS:
         value = figures.get(key)
         if value is None:
-            where = result["not_measured_here"].get(key, "a larger run (not --quick)")
-            lines.append(f"| {key} | {bar} | not measured: {where} | |")
+            where = "needs --root" if key == "wikipedia_pipeline_s" else "not in --quick"
+            lines.append(f"| {key} | {bar} | not measured ({where}) | |")
         else:
             lines.append(f"| {key} | {bar} | {value:,.3g} | {'yes' if test(value) else 'no'} |")
     lines += ["", "| stage | items | pairs | seconds | driver MB | largest worker MB |",
