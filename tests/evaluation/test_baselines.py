@@ -3,12 +3,8 @@ categories when both modalities carry them, a random floor, settings chosen on v
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import scipy.sparse as sp
-import torch
 
 from finelabel.data.prepared import PreparedData
 from finelabel.evaluation import baselines
@@ -18,28 +14,7 @@ from finelabel.evaluation.baselines import (
     random_ranking,
     run_baselines,
 )
-
-CLASSES, VOCAB, DIM = 3, 30, 8
-
-
-def separable(per_class: dict[str, int], seed: int = 0) -> PreparedData:
-    """Each category has its own ten words and image centroid; a little noise on both sides."""
-    rng = np.random.default_rng(seed)
-    labels, splits = [], []
-    for split, count in per_class.items():
-        for c in range(CLASSES):
-            labels += [c] * count
-            splits += [split] * count
-    labels = np.asarray(labels)
-    counts = np.zeros((len(labels), VOCAB), dtype=np.float32)
-    for row, c in enumerate(labels):
-        counts[row, rng.choice(np.arange(10 * c, 10 * c + 10), 4)] += 1  # its category's words
-        counts[row, rng.integers(VOCAB)] += 1  # one stray word
-    centroids = rng.normal(0, 3, (CLASSES, DIM))
-    image = (centroids[labels] + rng.normal(0, 1, (len(labels), DIM))).astype(np.float32)
-    return PreparedData(Path("."), {"categories": [str(c) for c in range(CLASSES)]}, labels,
-                        np.asarray(splits), sp.csr_matrix(counts), image,
-                        torch.zeros((2, 0), dtype=torch.long), VOCAB)
+from tests.evaluation.in_memory import separable
 
 
 @pytest.fixture(scope="module")
