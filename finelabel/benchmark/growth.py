@@ -43,8 +43,6 @@ class StageCost:
     driver_mb: float
     worker_mb: float
     workers_total_mb: float
-    #: False when the stage ran on untrained stand-in checkpoints (no epoch was timed).
-    measured: bool = True
 
 
 def synthetic_size(items: int) -> SyntheticConfig:
@@ -68,8 +66,7 @@ def growth_config(items: int, data_root: Path, out: Path, overrides: Sequence[st
         *overrides])
 
 
-def _timed(stage: str, items: int, pairs: int, work: Callable[[], Any],
-           measured: bool = True) -> StageCost:
+def _timed(stage: str, items: int, pairs: int, work: Callable[[], Any]) -> StageCost:
     with PeakMemory() as memory:
         started = time.perf_counter()
         work()
@@ -77,7 +74,7 @@ def _timed(stage: str, items: int, pairs: int, work: Callable[[], Any],
     peak = memory.result
     log.info("growth: %s at %d items: %.1f s", stage, items, seconds)
     return StageCost(stage, items, pairs, seconds, peak.driver_mb, peak.worker_mb,
-                     peak.workers_total_mb, measured)
+                     peak.workers_total_mb)
 
 
 def _stand_in(config: Config, out: Path, task: str) -> None:
@@ -129,11 +126,11 @@ def measure_size(items: int, scratch: Path, *, train_max_items: int,
 
 
 def growth_exponents(costs: Sequence[StageCost]) -> dict[str, float]:
-    """{stage: d log(seconds) / d log(items)} between the two largest sizes it ran at."""
+    """{stage: d log(seconds) / d log(items)} between the two largest sizes it ran at (the
+    trainings stop at ``train_max_items``: above it they are not run, and have no cost)."""
     out = {}
     for stage in STAGES:
-        runs = sorted((c for c in costs if c.stage == stage and c.measured),
-                      key=lambda c: c.items)
+        runs = sorted((c for c in costs if c.stage == stage), key=lambda c: c.items)
         if len(runs) >= 2:
             small, large = runs[-2], runs[-1]
             out[stage] = (math.log(large.seconds / small.seconds)

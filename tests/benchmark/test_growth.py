@@ -12,8 +12,8 @@ from finelabel.benchmark.growth import (
 )
 
 
-def cost(stage: str, items: int, seconds: float, measured: bool = True) -> StageCost:
-    return StageCost(stage, items, PAIRS_PER_ITEM * items, seconds, 100.0, 50.0, 80.0, measured)
+def cost(stage: str, items: int, seconds: float) -> StageCost:
+    return StageCost(stage, items, PAIRS_PER_ITEM * items, seconds, 100.0, 50.0, 80.0)
 
 
 def test_exponent_is_the_log_log_slope_between_the_two_largest_sizes():
@@ -23,12 +23,6 @@ def test_exponent_is_the_log_log_slope_between_the_two_largest_sizes():
              cost("evaluate", 10_000, 3.0)]  # one size only: no exponent
     exponents = growth_exponents(costs)
     assert exponents == {"label": pytest.approx(1.0), "prepare": pytest.approx(1.5)}
-
-
-def test_stand_in_runs_give_no_exponent():
-    costs = [cost("train_epoch", 2_000, 1.0), cost("train_epoch", 20_000, 10.0),
-             cost("train_epoch", 200_000, 0.0, measured=False)]
-    assert growth_exponents(costs) == {"train_epoch": pytest.approx(1.0)}
 
 
 @pytest.mark.parametrize("items", [400, 2_048, 20_480, 204_800])

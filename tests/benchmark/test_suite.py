@@ -32,7 +32,7 @@ def test_quick_benchmark_writes_every_figure(quick):
     assert {stage for stage, _ in seen} == set(STAGES)
     assert len(result["growth"]) == len(STAGES) * len(sizes)
     for record in result["growth"]:
-        assert record["seconds"] > 0 and record["driver_mb"] > 100 and record["measured"]
+        assert record["seconds"] > 0 and record["driver_mb"] > 100
     assert set(figures["growth_exponent"]) == set(STAGES)
     assert figures["max_growth_exponent"] == max(figures["growth_exponent"].values())
     label = max((r for r in result["growth"] if r["stage"] == "label"), key=lambda r: r["pairs"])
