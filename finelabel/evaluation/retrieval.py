@@ -17,9 +17,10 @@ from torch import Tensor
 from finelabel.data.prepared import PreparedData
 from finelabel.metrics import (
     CrossModalScores,
+    average_precision_per_query_chunked,
     cross_modal_map,
     mean_average_precision_chunked,
-    per_class_average_precision,
+    mean_by_class,
     precision_recall_curve_chunked,
     retrieval_report,
 )
@@ -105,14 +106,12 @@ def evaluate_model(model: DualPathModel, data: PreparedData, *, top_k: int = 100
     with torch.no_grad():
         test_scores = protocol_scores(model, test, test)
         report = retrieval_report(test_scores, protocol_scores(model, test, train), top_k=top_k)
-        per_class = {name: per_class_average_precision(_full(getattr(test_scores, name), test),
-                                                       test.labels, test.labels)
-                     for name in ("i2t", "t2i")}
+        per_class = {name: mean_by_class(average_precision_per_query_chunked(
+                         getattr(test_scores, name), len(test.labels), test.labels, test.labels),
+                         test.labels)
+                     for name in ("i2t", "t2i")}  # chunk by chunk: no (n_test, n_test) matrix
         curves = {name: precision_recall_curve_chunked(getattr(test_scores, name), len(test.labels),
                                                        test.labels, test.labels)[:2]
                   for name in ("i2t", "t2i")}
     return {"test": report, "per_class": per_class, "pr_curves": curves}
 
-
-def _full(rows: Callable[[slice], Tensor], items: Embedded) -> Tensor:
-    return rows(slice(0, len(items.labels)))  # (n_test, n_test): the test set is small
