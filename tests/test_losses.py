@@ -42,12 +42,18 @@ def test_beta_zero_and_missing_hardness_give_the_plain_loss():
     assert global_loss(scores, positive, None, beta=0.3, lam=0.5, margin=1.0) == plain
     zeros = torch.zeros_like(hardness)
     assert global_loss(scores, positive, zeros, beta=0.3, lam=0.5, margin=1.0) == plain
+    # Labels alone shift nothing: the shift is asked for by a beta.
+    assert global_loss(scores, positive, hardness, lam=0.5, margin=1.0) == plain
 
 
 def test_updated_scores_move_against_polarity():
     scores, positive, hardness = _batch()
     shifted = updated_scores(scores, positive, hardness, 0.2)
     assert torch.allclose(shifted, torch.tensor([0.8, 0.3, 0.1, 0.4], dtype=torch.float64))
+    sign = torch.where(positive, -1.0, 1.0).double()
+    for beta in (1.0, 2.5):  # any beta scales the shift, 1.0 included
+        torch.testing.assert_close(updated_scores(scores, positive, hardness, beta),
+                                   scores + beta * sign * hardness.double())
 
 
 def test_beta_raises_the_loss_for_hard_pairs():

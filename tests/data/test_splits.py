@@ -4,6 +4,18 @@ import pytest
 from finelabel.data.splits import carve_validation
 
 
+def test_a_category_of_two_gives_one_and_keeps_one():
+    labels = np.repeat(np.arange(3), [2, 1, 20])
+    mask = carve_validation(labels, 0.1, seed=0)
+    assert [int(mask[labels == c].sum()) for c in range(3)] == [1, 0, 2]
+
+
+def test_validation_draws_without_replacement():
+    labels = np.zeros(40, dtype=int)
+    for seed in range(5):  # 18 of 40 drawn with replacement would repeat some almost surely
+        assert carve_validation(labels, 0.45, seed=seed).sum() == 18
+
+
 def test_validation_is_stratified_and_seeded():
     labels = np.repeat(np.arange(5), [40, 30, 20, 10, 3])
     mask = carve_validation(labels, 0.1, seed=3)

@@ -14,7 +14,7 @@ from finelabel.evaluation.baselines import (
     random_ranking,
     run_baselines,
 )
-from tests.evaluation.in_memory import separable
+from tests.evaluation.in_memory import VOCAB, separable
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,30 @@ def test_baselines_find_the_categories_and_random_does_not(data):
     chance = reports["random"]["all"]["avg"]
     assert 0.2 < chance < 0.6  # three balanced categories: about 1/3
     assert reports["scm_dot"]["settings"]["C_text"] in baselines.SCM_C
-    assert reports["cca"]["settings"]["dims"] <= max(baselines.CCA_DIMS)
+    assert reports["cca"]["settings"]["dims"] in baselines.CCA_DIMS  # image dim 16 > 9
+    assert reports["cca"]["settings"]["svd_dims"] in (10, VOCAB - 1)  # 100 capped at |V| - 1
+    assert set(reports["random"]) == {"all", "train_at_10", "settings"}
+    again = run_baselines(data, top_k=10, seed=3)
+    assert again["random"] == random_ranking(features(data), top_k=10, seed=3)
+    assert again["random"] != reports["random"]
+
+
+def test_scm_keeps_the_pair_of_c_with_the_best_validation_map():
+    """Noisy enough that the regularisation matters: the chosen (C_text, C_image) is the
+    first best by validation MAP, and the test figures are those of that pair."""
+    f = features(separable({"train": 12, "val": 6, "test": 6}, seed=2, topic_words=1,
+                           image_noise=4.0))
+    train = f.splits["train"]
+    text = {c: baselines._posteriors(f.text, f.labels, train, c, 0) for c in baselines.SCM_C}
+    image = {c: baselines._posteriors(f.image, f.labels, train, c, 0) for c in baselines.SCM_C}
+    val = {(ct, ci): baselines._val_map(text[ct], image[ci], f, baselines.dot)
+           for ct in baselines.SCM_C for ci in baselines.SCM_C}
+    assert len(set(val.values())) > 1  # the choice is not a tie
+    best = max(val, key=val.get)
+    report = baselines.scm(f, baselines.dot, top_k=5)
+    assert (report["settings"]["C_text"], report["settings"]["C_image"]) == best
+    expected = baselines._report(text[best[0]], image[best[1]], f, 5, baselines.dot)
+    assert report["all"] == expected["all"] and report["train_at_5"] == expected["train_at_5"]
 
 
 def test_settings_are_chosen_without_looking_at_the_test_split(data):

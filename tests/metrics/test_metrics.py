@@ -227,3 +227,66 @@ def test_cross_modal_map_takes_score_row_callables():
     streamed = CrossModalScores(lambda rows: test.i2t[rows], lambda rows: test.t2i[rows],
                                 test.query_labels, test.db_labels)
     assert cross_modal_map(streamed, 5, chunk_size=3) == cross_modal_map(test, 5)
+
+
+# --- edges that mutation testing found unchecked ---
+
+def test_recall_grids_are_checked():
+    from finelabel.metrics import recall_levels
+
+    np.testing.assert_array_equal(recall_levels(2), [0.0, 1.0])  # the smallest grid
+    with pytest.raises(ValueError, match="points must be >= 2, got 1"):
+        recall_levels(1)
+    np.testing.assert_array_equal(recall_levels([0.0, 0.5, 1.0]), [0.0, 0.5, 1.0])
+    for bad in ([], [-0.1, 0.5], [0.5, 1.5], [[0.1, 0.2]]):
+        with pytest.raises(ValueError, match=r"non-empty list of values in \[0, 1\]"):
+            recall_levels(bad)
+
+
+def test_a_query_with_one_relevant_item_has_a_curve():
+    """One relevant item found at rank 2 of 3: precision 1/2 at every recall level; found at
+    the last rank: 1/3 at every level."""
+    scores = np.array([[0.9, 0.8, 0.1]])
+    _, precision = precision_recall_curve(scores, [0], [1, 0, 1], points=3)
+    np.testing.assert_allclose(precision, [0.5, 0.5, 0.5])
+    _, precision = precision_recall_curve(scores, [2], [1, 1, 2], points=3)
+    np.testing.assert_allclose(precision, [1 / 3] * 3)
+
+
+def test_mean_over_no_queries_is_zero():
+    scores = np.zeros((0, 4), dtype=np.float32)
+    assert mean_average_precision(scores, [], [0, 1, 0, 1]) == 0.0
+    assert mean_average_precision_chunked(lambda rows: scores[rows], 0, [], [0, 1, 0, 1]) == 0.0
+
+
+def test_per_class_ap_honours_k():
+    scores, query_labels, db_labels = random_problem(12, 30, 3, seed=4)
+    per_class = per_class_average_precision(scores, query_labels, db_labels, k=5)
+    ap = np.array([naive_ap(row.tolist(), q, db_labels.tolist(), 5)
+                   for row, q in zip(scores, query_labels)])
+    for c, value in per_class.items():
+        assert value == pytest.approx(ap[query_labels == c].mean(), abs=1e-9)
+
+
+def test_integer_scores_rank_like_floats():
+    scores, query_labels, db_labels = random_problem(10, 25, 3, seed=5)
+    integers = scores.astype(np.int64)  # the same values, ties and all
+    for k in (None, 5):
+        np.testing.assert_allclose(
+            average_precision_per_query(integers, query_labels, db_labels, k),
+            average_precision_per_query(scores, query_labels, db_labels, k))
+
+
+def test_one_query_at_a_time_is_allowed():
+    scores, query_labels, db_labels = random_problem(5, 20, 2, seed=6)
+    assert mean_average_precision(scores, query_labels, db_labels, chunk_size=1) == \
+        pytest.approx(mean_average_precision(scores, query_labels, db_labels))
+    with pytest.raises(ValueError, match="chunk_size must be >= 1, got 0"):
+        mean_average_precision(scores, query_labels, db_labels, chunk_size=0)
+
+
+def test_k_must_be_a_positive_integer_not_a_boolean():
+    scores, query_labels, db_labels = random_problem(3, 10, 2, seed=7)
+    for k in (True, 0, 2.5):
+        with pytest.raises(ValueError, match="k must be a positive integer or None"):
+            mean_average_precision(scores, query_labels, db_labels, k=k)
