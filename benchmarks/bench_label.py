@@ -1,5 +1,5 @@
 """Speed of the label stage alone: 409,600 pairs (the paper's largest setting), texts embedded
-in-process vs on an actor pool, pairs scored in numpy Ray Data tasks.
+in-process vs on an actor pool; the pairs are scored in this process (``label.in_process_pairs``).
 
 Prints figures, asserts nothing. Uses the pipeline benchmark's data (prepared synthetic items,
 sampled pairs, a random-weight siamese checkpoint: the weights do not change the cost) and its
