@@ -2,9 +2,11 @@
 worker against the loop in this process (``num_workers=0``), and two DDP workers against one
 at the same global batch (each worker takes half of it).
 
-Steady state is the loop's own pairs/s over epochs 2.. (the first carries the dataset's and
-the process group's warm-up); rank 0 reports its shard, and a synchronous DDP step makes every
-rank's the same, so the global figure is rank 0's times the workers.
+Steady state is the loop's own epoch time over epochs 2.. (the first carries the dataset's and
+the process group's warm-up): rank 0's training seconds, which a synchronous DDP step makes
+every rank's. Every run covers the same training items at the same global batch, so the ratios
+are of epoch times. (Pairs/s would mislead: with in-batch pairing a batch of B items gives B^2
+pairs, and two workers' halves give half as many.)
 """
 
 from __future__ import annotations
@@ -16,15 +18,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from finelabel.config import Config
 
 
-def steady_pairs_per_s(history: list[dict[str, float]]) -> float:
-    """Median pairs/s of the epochs after the first (the only one if there is one)."""
-    rates = [h["pairs_per_s"] for h in history if "pairs_per_s" in h]
-    if not rates:
-        raise ValueError("no epoch reported its pairs/s")
-    return statistics.median(rates[1:] or rates)
+def steady_epoch_seconds(history: list[dict[str, float]]) -> float:
+    """Median training seconds of the epochs after the first (the only one if there is one)."""
+    seconds = [h["train_pairs"] / h["pairs_per_s"] for h in history
+               if h.get("pairs_per_s") and "train_pairs" in h]
+    if not seconds:
+        raise ValueError("no epoch reported its training time")
+    return statistics.median(seconds[1:] or seconds)
 
 
 def train_throughput(config: Config, run_folder: Path, *, workers: int, epochs: int,
@@ -43,18 +48,24 @@ def train_throughput(config: Config, run_folder: Path, *, workers: int, epochs: 
     job = TrainJob("dual", str(folder.root), str(work / "model"), config.model, config.loss,
                    train)
     pairs = folder.pairs("labelled" if config.loss.beta > 0 else "train")
-    started = time.perf_counter()
-    fit(job, pairs, storage_path=work / "ray_results", run_name=tag)
-    wall = time.perf_counter() - started
+    threads = torch.get_num_threads()
+    if workers == 0:  # a Ray Train worker holds 1 CPU and so runs 1 thread: compare like that
+        torch.set_num_threads(1)
+    try:
+        started = time.perf_counter()
+        fit(job, pairs, storage_path=work / "ray_results", run_name=tag)
+        wall = time.perf_counter() - started
+    finally:
+        torch.set_num_threads(threads)
     history = read_history(job.history_path())
     return {"workers": workers, "epochs": len(history), "wall_s": wall,
-            "pairs_per_s": steady_pairs_per_s(history) * max(workers, 1)}
+            "epoch_s": steady_epoch_seconds(history)}
 
 
 def training_ratios(config: Config, run_folder: Path, *, epochs: int) -> dict[str, Any]:
     """{"ray_train_1w_vs_plain", "ddp_2w_vs_1w", "runs"}: three runs, one after another."""
     runs = {tag: train_throughput(config, run_folder, workers=workers, epochs=epochs, tag=tag)
             for tag, workers in (("plain", 0), ("ray_1w", 1), ("ray_2w", 2))}
-    rate = {tag: run["pairs_per_s"] for tag, run in runs.items()}
-    return {"ray_train_1w_vs_plain": rate["ray_1w"] / rate["plain"],
-            "ddp_2w_vs_1w": rate["ray_2w"] / rate["ray_1w"], "runs": runs}
+    seconds = {tag: run["epoch_s"] for tag, run in runs.items()}
+    return {"ray_train_1w_vs_plain": seconds["plain"] / seconds["ray_1w"],
+            "ddp_2w_vs_1w": seconds["ray_1w"] / seconds["ray_2w"], "runs": runs}

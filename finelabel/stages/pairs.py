@@ -31,7 +31,7 @@ def sampled_pairs(data: PreparedData, n_pairs: int, *, seed: int, task: str) -> 
                          "positive": pairs["positive"]})
 
 
-#: Rows per Parquet file: Ray Data reads one block per file, so a shard is whole files.
+#: Rows per Parquet file, as Ray Data's writer was asked for (training splits rows evenly).
 ROWS_PER_FILE = 1 << 16
 
 

@@ -1,16 +1,18 @@
-"""Steady-state throughput leaves out the first epoch's warm-up."""
+"""Steady-state epoch time leaves out the first epoch's warm-up."""
 
 from __future__ import annotations
 
 import pytest
 
-from finelabel.benchmark.training import steady_pairs_per_s
+from finelabel.benchmark.training import steady_epoch_seconds
 
 
-def test_steady_rate_is_the_median_after_the_first_epoch():
-    history = [{"epoch": 1, "pairs_per_s": 10.0}, {"epoch": 2, "pairs_per_s": 100.0},
-               {"epoch": 3, "pairs_per_s": 90.0}, {"epoch": 4, "pairs_per_s": 300.0}]
-    assert steady_pairs_per_s(history) == 100.0
-    assert steady_pairs_per_s(history[:1]) == 10.0  # one epoch: all there is
+def test_steady_time_is_the_median_after_the_first_epoch():
+    history = [{"epoch": 1, "train_pairs": 100.0, "pairs_per_s": 10.0},  # 10 s: warm-up
+               {"epoch": 2, "train_pairs": 100.0, "pairs_per_s": 50.0},  # 2 s
+               {"epoch": 3, "train_pairs": 100.0, "pairs_per_s": 25.0},  # 4 s
+               {"epoch": 4, "train_pairs": 100.0, "pairs_per_s": 100.0}]  # 1 s
+    assert steady_epoch_seconds(history) == pytest.approx(2.0)
+    assert steady_epoch_seconds(history[:1]) == pytest.approx(10.0)  # one epoch: all there is
     with pytest.raises(ValueError, match="no epoch reported"):
-        steady_pairs_per_s([{"epoch": 1}])
+        steady_epoch_seconds([{"epoch": 1}])
