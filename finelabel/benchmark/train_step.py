@@ -26,19 +26,11 @@ class StepShape:
 
 
 def knn_graph(num_nodes: int, dim: int = 50, k: int = 8, seed: int = 0) -> torch.Tensor:
-    """Symmetric k-NN graph (cosine) over random dim-d vectors, like the word graph: (2, E)."""
-    from torch_geometric.utils import to_undirected
+    """The library's word graph (symmetric cosine k-NN) over random dim-d vectors: (2, E)."""
+    from finelabel.data.text.word_graph import knn_graph as word_graph
 
     gen = torch.Generator().manual_seed(seed)
-    vectors = torch.nn.functional.normalize(torch.randn(num_nodes, dim, generator=gen), dim=1)
-    neighbours = []
-    for start in range(0, num_nodes, 2048):  # (chunk, N) similarities at a time
-        sims = vectors[start:start + 2048] @ vectors.T
-        sims[torch.arange(sims.shape[0]), torch.arange(start, start + sims.shape[0])] = -2.0
-        neighbours.append(sims.topk(k, dim=1).indices)
-    target = torch.cat(neighbours).reshape(-1)  # (N*k,)
-    source = torch.arange(num_nodes).repeat_interleave(k)
-    return to_undirected(torch.stack([source, target]), num_nodes=num_nodes)
+    return word_graph(torch.randn(num_nodes, dim, generator=gen), k)
 
 
 def word_counts(batch: int, num_nodes: int, seed: int = 0, device: str = "cpu") -> torch.Tensor:
