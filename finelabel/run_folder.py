@@ -13,6 +13,12 @@
 
 Every stage reads and writes through a :class:`RunFolder`, so a name is written once, and
 replacing an output is always atomic (:func:`replacing`): a failure never leaves half of one.
+
+A run folder may live on object storage (``--out s3://bucket/prefix``): the stages then work in
+a node-local copy (:mod:`finelabel.storage`) that :meth:`RunFolder.fetch` fills from the bucket
+and :meth:`RunFolder.publish` copies back; Ray Train checkpoints and Tune's searches go to
+the bucket directly, and workers are given :meth:`RunFolder.location_of` a path, never the
+driver's disk.
 """
 
 from __future__ import annotations
@@ -25,23 +31,65 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from finelabel.storage import fetch, is_remote, join, local_path, publish
+
 PAIR_KINDS = ("siamese", "train", "labelled")
 TASKS = ("siamese", "dual")
+#: Written by Ray straight to the run folder's storage, never through the local copy.
+RAY_OWNED = ("ray_results", "tune")
 
 
 @dataclass(frozen=True)
 class RunFolder:
-    """Typed paths inside one run folder; building one touches no disk."""
+    """Typed paths inside one run folder; building one touches no disk.
+
+    ``root`` is always a local folder: the run folder itself, or the working copy of
+    ``remote``, the URI the run folder lives at.
+    """
 
     root: Path
+    remote: str | None = None
 
     @classmethod
-    def at(cls, path: str | Path) -> RunFolder:
-        return cls(Path(path).expanduser().resolve())
+    def at(cls, location: str | Path) -> RunFolder:
+        """The run folder at a local path or a storage URI (``s3://bucket/prefix``)."""
+        if is_remote(location):
+            return cls(local_path(location), str(location).rstrip("/"))
+        return cls(local_path(location))
+
+    @property
+    def location(self) -> str:
+        """Where the run folder lives, as given to workers on any node: the URI or the path."""
+        return self.remote or str(self.root)
+
+    def location_of(self, path: str | Path) -> str:
+        """``path`` (inside ``root``) as workers on any node can find it."""
+        if self.remote is None:
+            return str(path)
+        return join(self.remote, Path(path).relative_to(self.root).as_posix())
 
     def create(self) -> RunFolder:
+        """Make the folder; for a remote one, fetch what the bucket already holds (resume)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        return self.fetch()
+
+    def fetch(self, path: str | Path | None = None) -> RunFolder:
+        """Bring the local copy of ``path`` (default: all but Ray's folders) up to date with
+        the bucket; nothing to do for a local run folder."""
+        if self.remote is not None:
+            if path is None:
+                fetch(self.remote, self.root, skip=RAY_OWNED)
+            else:
+                fetch(self.location_of(path), Path(path))
         return self
+
+    def publish(self, path: str | Path | None = None) -> None:
+        """Copy the local ``path`` (default: all but Ray's folders) to the bucket."""
+        if self.remote is not None:
+            if path is None:
+                publish(self.root, self.remote, skip=RAY_OWNED)
+            else:
+                publish(Path(path), self.location_of(path))
 
     # prepare
     @property

@@ -87,3 +87,31 @@ def prepared_synthetic(ray_local, tmp_path_factory: pytest.TempPathFactory) -> P
     out = tmp_path_factory.mktemp("prepared_synthetic")
     prepare_into(out, SMALL_SYNTHETIC)
     return out
+
+
+# --- object storage: one S3-compatible server per session, a fresh bucket per test ---
+
+
+@pytest.fixture(scope="session")
+def s3_env() -> dict[str, str]:
+    """The environment that reaches the session's S3 server (moto, on 127.0.0.1)."""
+    from tests.object_store import s3_server
+
+    with s3_server() as env:
+        yield env
+
+
+@pytest.fixture()
+def s3_bucket(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+              tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """``s3://<bucket>`` new for this test, with this process's environment pointing at it and
+    a working-copy cache of the test's own."""
+    import re
+
+    from tests.object_store import make_bucket
+
+    for key, value in s3_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FINELABEL_CACHE", str(tmp_path / "cache"))
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
+    return make_bucket(s3_env, name)

@@ -11,6 +11,7 @@ from typing import Any
 
 from finelabel.report.tables import format_map_table, format_rows
 from finelabel.run_folder import RunFolder
+from finelabel.storage import join
 from finelabel.tracking.uri import redact
 
 
@@ -22,7 +23,7 @@ def compare_hint(tracking_uri: str, run_id: str | None = None) -> str:
     return command
 
 
-def print_where(tracking_uri: str, run_id: str, files: dict[str, Path],
+def print_where(tracking_uri: str, run_id: str, files: dict[str, str | Path],
                 children_of: str | None = None) -> None:
     """The last lines of every command: where its files are, its MLflow run, how to compare."""
     for name, path in files.items():
@@ -33,7 +34,7 @@ def print_where(tracking_uri: str, run_id: str, files: dict[str, Path],
 
 def print_prepare(manifest: dict[str, Any], folder: RunFolder) -> None:
     counts, graph = manifest["counts"], manifest["graph"]
-    print(f"prepared {sum(counts.values())} pairs into {folder.root}: "
+    print(f"prepared {sum(counts.values())} pairs into {folder.location}: "
           f"train {counts['train']}, val {counts['val']}, test {counts['test']}")
     print(f"vocabulary {manifest['vocab_size']} words; graph {graph['edges']} edges, "
           f"min degree {graph['min_degree']}, symmetric {graph['symmetric']}; "
@@ -54,14 +55,17 @@ def print_stage(stage: str, run) -> None:
     files = {"evaluate": {"results": folder.results, "plot": folder.pr_curves},
              "siamese": {"model": folder.model("siamese")},
              "train": {"model": folder.model("dual")}}.get(stage, {"run folder": folder.root})
+    files = {name: folder.location_of(path) for name, path in files.items()}
     print_where(run.tracking_uri, run.run_id, files)
 
 
 def print_pipeline(result) -> None:
     print(format_map_table(result.results["test"]))
+    folder = result.folder
     print_where(result.tracking_uri, result.parent_run_id,
-                {"results": result.folder.results, "plot": result.folder.pr_curves,
-                 "model": result.folder.model("dual")})
+                {"results": folder.location_of(folder.results),
+                 "plot": folder.location_of(folder.pr_curves),
+                 "model": folder.location_of(folder.model("dual"))})
 
 
 def print_search(summary: dict[str, Any]) -> None:
@@ -71,10 +75,10 @@ def print_search(summary: dict[str, Any]) -> None:
     best = summary["best"]
     print(f"best: {best['trial_id']} {summary['metric']} {best['best_score']:.4f} "
           f"{json.dumps(best['params'])}")
-    folder = Path(summary["search_dir"])
+    folder = summary["search_dir"]
     print_where(summary["mlflow"]["tracking_uri"], summary["mlflow"]["run_id"],
-                {"results": folder / "results.json", "plot": folder / "trials.png",
-                 "best model": Path(best["model_dir"])},
+                {"results": join(folder, "results.json"), "plot": join(folder, "trials.png"),
+                 "best model": best["model_dir"]},
                 children_of=summary["mlflow"]["run_id"])
 
 

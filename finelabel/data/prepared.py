@@ -40,7 +40,11 @@ class PreparedData:
 
     @classmethod
     def load(cls, out_dir: str | Path) -> PreparedData:
+        """Load the run folder at a path or a storage URI (a worker on another node fetches
+        the prepared files into its own copy first)."""
         folder = RunFolder.at(out_dir)
+        for part in (folder.manifest, folder.items, folder.graph):
+            folder.fetch(part)
         manifest = read_manifest(folder.manifest)
         if not folder.items.is_dir():
             raise FinelabelError(f"{folder.items}: no item shards; rerun `finelabel prepare`")

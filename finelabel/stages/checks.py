@@ -77,19 +77,22 @@ def _needs(config: Config, folder: RunFolder) -> dict[str, list[tuple[Path, str]
     }
 
 
-def check_stage_inputs(config: Config, out: str | Path, stage: str) -> None:
+def check_stage_inputs(config: Config, out: str | Path | RunFolder, stage: str) -> None:
     """Fail now if ``stage`` lacks an input: the dataset for ``prepare``, else earlier outputs;
-    or if the tracking server does not answer."""
+    or if the tracking server or the run folder's bucket does not answer."""
     from finelabel.tracking.outage import check_reachable
     from finelabel.tracking.uri import resolve_tracking_uri
 
     check_reachable(resolve_tracking_uri(config.tracking.tracking_uri))
-    folder = RunFolder.at(out)
+    folder = out if isinstance(out, RunFolder) else RunFolder.at(out)
+    if folder.remote is not None:
+        folder.create()  # reaches the bucket (one line if it cannot) and fetches what it holds
     if stage == "prepare":
         check_dataset(config)
         return
     for path, maker in _needs(config, folder)[stage]:
         if not path.exists():
-            raise FinelabelError(f"{path}: not found; the {stage} stage needs the {maker} "
-                                 f"stage's output (finelabel {maker} --out {folder.root}, or "
-                                 f"finelabel pipeline --out {folder.root})")
+            shown = folder.location_of(path)
+            raise FinelabelError(f"{shown}: not found; the {stage} stage needs the {maker} "
+                                 f"stage's output (finelabel {maker} --out {folder.location}, "
+                                 f"or finelabel pipeline --out {folder.location})")

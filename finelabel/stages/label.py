@@ -27,6 +27,7 @@ from finelabel.labels import HardnessBins, fit_hardness_bins, with_hardness
 from finelabel.run_folder import RunFolder, replacing
 from finelabel.stages.label_actors import TextEmbedder, load_head
 from finelabel.stages.pairs import write_pairs
+from finelabel.storage import ray_storage
 from finelabel.train.hardness import SiameseSimilarity, save_label_model
 from finelabel.train.pair_scores import with_similarity
 
@@ -55,7 +56,7 @@ def training_items(folder: RunFolder) -> np.ndarray:
     return items["item_id"].to_numpy()[split == "train"]
 
 
-def embed_texts(ids: np.ndarray, checkpoints: list[Path], prepared_dir: Path, cfg: LabelConfig,
+def embed_texts(ids: np.ndarray, checkpoints: list[str], prepared_dir: str, cfg: LabelConfig,
                 n_items: int) -> np.ndarray:
     """(k, n_items, d) embeddings by each of the k siamese nets; rows of items no pair uses
     stay zero."""
@@ -78,12 +79,14 @@ def embed_texts(ids: np.ndarray, checkpoints: list[Path], prepared_dir: Path, cf
     return embeddings
 
 
-def score_pairs(path: Path, similarity: SiameseSimilarity, cfg: LabelConfig):
-    """A materialised dataset of the pairs with their ``similarity``, scored in tasks."""
+def score_pairs(location: str | Path, similarity: SiameseSimilarity, cfg: LabelConfig):
+    """A materialised dataset of the pairs at ``location`` (a path or a storage URI) with
+    their ``similarity``, scored in tasks."""
     import ray
     import ray.data
 
-    return ray.data.read_parquet(str(path)).map_batches(
+    filesystem, path = ray_storage(location)
+    return ray.data.read_parquet(path, filesystem=filesystem).map_batches(
         with_similarity, fn_kwargs={"scores": ray.put(similarity.pair_scores())},
         batch_size=cfg.batch_size, batch_format="numpy").materialize()
 
@@ -107,14 +110,15 @@ def label_pairs(config: Config, out_dir: str | Path) -> dict[str, Any]:
     nets = folder.siamese_nets(config.label.folds)
     n_items = int(sum(read_manifest(folder.manifest)["counts"].values()))
     ids = np.union1d(distinct_texts(source), training_items(folder))
-    embeddings = embed_texts(ids, nets, folder.root, config.label, n_items)
+    embeddings = embed_texts(ids, [folder.location_of(net) for net in nets], folder.location,
+                             config.label, n_items)
     heads = [load_head(net) for net in nets]
     folds = item_folds(config, folder)
     similarity = SiameseSimilarity(torch.from_numpy(embeddings), heads, folds)
     if pq.ParquetDataset(source).read(columns=[]).num_rows <= config.label.in_process_pairs:
         frame, bins = _label_in_process(source, folder.pairs("labelled"), similarity, config)
     else:
-        frame, bins = _label_with_ray_data(source, folder.pairs("labelled"), similarity, config)
+        frame, bins = _label_with_ray_data(folder, similarity, config)
     with replacing(folder.label_model) as tmp:
         save_label_model(tmp, embeddings, heads, folds, bins)
     return summary(frame, bins, time.perf_counter() - started)
@@ -140,15 +144,15 @@ def _label_in_process(source: Path, target: Path, similarity: SiameseSimilarity,
     return table.select(["similarity", "positive"]).to_pandas(), bins
 
 
-def _label_with_ray_data(source: Path, target: Path, similarity: SiameseSimilarity,
+def _label_with_ray_data(folder: RunFolder, similarity: SiameseSimilarity,
                          config: Config) -> tuple[Any, HardnessBins]:
     """Score in Ray Data tasks, bin over every r, label and write in tasks."""
-    scored = score_pairs(source, similarity, config.label)
+    scored = score_pairs(folder.location_of(folder.pairs("train")), similarity, config.label)
     frame = scored.select_columns(["similarity", "positive"]).to_pandas()
     bins = fit_hardness_bins(frame["similarity"].to_numpy(), frame["positive"].to_numpy(),
                              config.loss.bins)
     labelled = scored.map_batches(with_hardness, fn_kwargs={"bins": bins}, batch_format="numpy")
-    write_pairs(labelled, target)
+    write_pairs(labelled, folder.pairs("labelled"), folder)
     return frame, bins
 
 

@@ -15,6 +15,7 @@ import torch
 
 from finelabel.data.prepared import PreparedData
 from finelabel.models import ScoreHead
+from finelabel.storage import fetch, is_remote, local_path
 from finelabel.train.checkpoint import MODEL_FILE, load_model, load_tensors, read_meta
 
 
@@ -22,12 +23,16 @@ class TextEmbedder:
     """``{"item_id"}`` -> ``{"item_id", "embedding" (B, k, d)}`` with the text encoders of
     the k siamese nets (one, or one per fold), each loaded once per actor."""
 
-    def __init__(self, checkpoint_dirs: list[str], prepared_dir: str,
+    def __init__(self, checkpoint_dirs: list[str], prepared_dir: str,  # paths or storage URIs
                  threads: int | None = 1) -> None:
         if threads is not None:  # one actor per core: intra-op threads would oversubscribe
             torch.set_num_threads(threads)
         self.data = PreparedData.load(prepared_dir)
-        self.models = [load_model(path, self.data, task="siamese") for path in checkpoint_dirs]
+        for location in checkpoint_dirs:  # an actor on another node fetches its own copy
+            if is_remote(location):
+                fetch(location)
+        self.models = [load_model(local_path(location), self.data, task="siamese")
+                       for location in checkpoint_dirs]
 
     @torch.no_grad()
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

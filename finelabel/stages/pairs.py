@@ -18,6 +18,7 @@ from finelabel.config import Config
 from finelabel.data.pairs import sample_pairs
 from finelabel.data.prepared import PreparedData
 from finelabel.run_folder import RunFolder, replacing
+from finelabel.storage.datasets import write_parquet
 from finelabel.train.tasks import get_task
 
 
@@ -35,15 +36,16 @@ def sampled_pairs(data: PreparedData, n_pairs: int, *, seed: int, task: str) -> 
 ROWS_PER_FILE = 1 << 16
 
 
-def write_pairs(pairs, path: Path) -> None:
-    """Write pairs to ``path`` as Parquet files, atomically: a DataFrame or an Arrow table from
-    this process (a table in memory needs no Ray Data execution, which costs seconds), a Ray
-    dataset from its own tasks."""
+def write_pairs(pairs, path: Path, folder: RunFolder | None = None) -> None:
+    """Write pairs to ``path`` (in ``folder``) as Parquet files, atomically: a DataFrame or an
+    Arrow table from this process (a table in memory needs no Ray Data execution, which costs
+    seconds), a Ray dataset from its own tasks (which may run on other nodes)."""
     with replacing(path) as tmp:
         if isinstance(pairs, (pd.DataFrame, pa.Table)):
             _write_table(pairs, tmp)
         else:
-            pairs.write_parquet(str(tmp), min_rows_per_file=ROWS_PER_FILE)
+            location = folder.location_of(tmp) if folder is not None else str(tmp)
+            write_parquet(pairs, tmp, location, min_rows_per_file=ROWS_PER_FILE)
 
 
 def _write_table(pairs: pd.DataFrame | pa.Table, folder: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from finelabel.config import Config, public_dict
-from finelabel.run_folder import write_json
+from finelabel.run_folder import RunFolder, write_json
 from finelabel.tracking.uri import redact
 
 STATE_FILE = "pipeline.json"
@@ -77,21 +77,26 @@ class PipelineState:
     tracking_uri: str = ""
     parent_run_id: str | None = None
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The run folder, which publishes each save (a killed driver loses no run id).
+    folder: RunFolder | None = None
 
     @classmethod
-    def read(cls, folder_root: Path, tracking_uri: str) -> PipelineState:
+    def read(cls, folder: RunFolder, tracking_uri: str) -> PipelineState:
         """The state of an earlier run recorded in the same store, else a fresh one."""
-        path = Path(folder_root) / STATE_FILE
+        path = folder.root / STATE_FILE
         if path.is_file():
             saved = json.loads(path.read_text(encoding="utf-8"))
             if saved.get("tracking_uri") == redact(tracking_uri):
-                return cls(path, saved["tracking_uri"], saved.get("parent_run_id"),
-                           saved.get("stages", {}))
-        return cls(path, redact(tracking_uri))
+                return cls(path, saved["tracking_uri"], folder=folder,
+                           parent_run_id=saved.get("parent_run_id"),
+                           stages=saved.get("stages", {}))
+        return cls(path, redact(tracking_uri), folder=folder)
 
     def save(self) -> None:
         write_json(self.path, {"tracking_uri": self.tracking_uri,
                                "parent_run_id": self.parent_run_id, "stages": self.stages})
+        if self.folder is not None:
+            self.folder.publish(self.path)
 
     def finished(self, stage: str, config: Config) -> bool:
         entry = self.stages.get(stage, {})

@@ -38,6 +38,7 @@ from finelabel.errors import DataError, ErrorPolicy
 from finelabel.run_folder import RunFolder, replacing
 from finelabel.stages.checks import check_dataset, dataset_root
 from finelabel.stages.prepare_batches import items_batch, tokenize_batch
+from finelabel.storage.datasets import write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -127,20 +128,27 @@ def attach_image_paths(source: SourceData, table: pa.Table, policy: ErrorPolicy)
     return table.filter(pa.array(found))
 
 
+def image_pool(config: Config, resources: dict[str, float]) -> dict[str, Any]:
+    """The VGG-19 actor pool: one GPU per actor when the cluster has GPUs, else CPUs."""
+    import ray.data
+
+    return {"compute": ray.data.ActorPoolStrategy(min_size=config.image.min_actors,
+                                                  max_size=config.image.max_actors),
+            "batch_size": config.image.batch_size,
+            "num_gpus": 1 if resources.get("GPU", 0) > 0 else 0}
+
+
 def extract_image_features(ds, config: Config):
     """Run VGG-19 fc7 over every JPEG on an actor pool (one model load per actor)."""
     import ray
 
     from finelabel.data.images.features import VGGFeatureExtractor
 
-    use_gpu = ray.cluster_resources().get("GPU", 0) > 0
     features = ds.map_batches(
         VGGFeatureExtractor,
         fn_constructor_kwargs={"weights": config.image.weights,
                                "image_size": config.image.image_size},
-        compute=ray.data.ActorPoolStrategy(min_size=config.image.min_actors,
-                                           max_size=config.image.max_actors),
-        batch_size=config.image.batch_size, num_gpus=1 if use_gpu else 0, batch_format="numpy",
+        **image_pool(config, ray.cluster_resources()), batch_format="numpy",
     )
     # Keep the first error of a record: text errors come later, image errors are folded in.
     return features.rename_columns({"error": "image_error", "error_reason": "image_reason"})
@@ -190,7 +198,7 @@ def write_items(ds, assignment: dict, vocab: Vocabulary, folder: RunFolder) -> N
                            fn_kwargs={"vocab_index": vocab.word_to_index,
                                       "assignment": assignment})
     with replacing(folder.items) as tmp:
-        items.write_parquet(str(tmp), min_rows_per_file=4096)
+        write_parquet(items, tmp, folder.location_of(tmp), min_rows_per_file=4096)
 
 
 def input_files(config: Config, source: SourceData, kept_rows: pd.DataFrame) -> list[Path]:

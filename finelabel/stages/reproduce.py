@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from finelabel.config import Config
+from finelabel.errors import FinelabelError
 from finelabel.evaluation.baselines import BASELINES
 from finelabel.evaluation.comparison import paired_difference, summary
 from finelabel.metrics import flat_report
@@ -27,6 +28,7 @@ from finelabel.report.plots import plot_method_bars
 from finelabel.report.tables import format_reproduce_table
 from finelabel.run_folder import RunFolder, write_json
 from finelabel.stages.reproduce_runs import METHODS, run_seed
+from finelabel.storage import is_remote
 from finelabel.tracking import STAGE_TAG, Tracker, resumed_run, run_tags, stage_run
 from finelabel.tracking.funnel import read_history
 from finelabel.tracking.uri import redact
@@ -43,6 +45,9 @@ def reproduce(config: Config, out: str | Path, *, seeds: int = 3,
     """Run (or finish) a reproduction in ``out``; return its results (see the module doc)."""
     from finelabel.stages.checks import check_stage_inputs
 
+    if is_remote(out):  # its seeds' folders link to one prepared folder: links need a disk
+        raise FinelabelError(f"{out}: reproduce writes to a local folder (or one every node "
+                             "mounts), not to object storage; pass a path as --out")
     root = Path(out).expanduser().resolve()
     check_stage_inputs(config, root, "prepare")
     root.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,7 @@ def numbers(summary: dict[str, Any]) -> dict[str, float]:
 def run_prepare(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.prepare import prepare
 
-    manifest = prepare(ctx.config, ctx.folder.root, on_error=ctx.on_error)
+    manifest = prepare(ctx.config, ctx.folder.location, on_error=ctx.on_error)
     counts = {f"{split}_items": n for split, n in manifest["counts"].items()}
     skipped = {f"skipped_{reason}": n for reason, n in manifest["skipped"].items()}
     metrics = {**counts, **skipped, "vocab_size": manifest["vocab_size"],
@@ -80,7 +80,7 @@ def run_prepare(ctx: StageContext) -> StageOutcome:
 def run_pairs(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.pairs import make_pairs
 
-    summary = make_pairs(ctx.config, ctx.folder.root)
+    summary = make_pairs(ctx.config, ctx.folder.location)
     return StageOutcome(numbers(summary), report=summary)
 
 
@@ -89,9 +89,11 @@ def _fit(ctx: StageContext, task: str, pairs: str) -> StageOutcome:
     from finelabel.train.trainer import fit
 
     train = ctx.config.siamese if task == "siamese" else ctx.config.train
-    job = TrainJob(task, str(ctx.folder.root), str(ctx.folder.model(task)), ctx.config.model,
-                   ctx.config.loss, train, ctx.tracker.tracking_uri, ctx.run_id)
-    outcome = fit(job, ctx.folder.pairs(pairs), storage_path=ctx.folder.ray_results,
+    folder = ctx.folder
+    job = TrainJob(task, folder.location, folder.location_of(folder.model(task)),
+                   ctx.config.model, ctx.config.loss, train, ctx.tracker.tracking_uri, ctx.run_id)
+    outcome = fit(job, folder.location_of(folder.pairs(pairs)),
+                  storage_path=folder.location_of(folder.ray_results),
                   run_name=train_run_name(ctx.config, task))
     # Epochs MLflow missed (a lost tracking server, a killed driver) are in the history file.
     metric = job.training_task().selection_metric
@@ -118,7 +120,7 @@ def run_siamese(ctx: StageContext) -> StageOutcome:
 def run_label(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.label import label_pairs
 
-    summary = label_pairs(ctx.config, ctx.folder.root)
+    summary = label_pairs(ctx.config, ctx.folder.location)
     summary_file = write_json(ctx.folder.label_summary, summary)
     return StageOutcome(numbers(summary), [(summary_file, None)], report=summary)
 
@@ -130,7 +132,7 @@ def run_train(ctx: StageContext) -> StageOutcome:
 def run_evaluate(ctx: StageContext) -> StageOutcome:
     from finelabel.stages.evaluate import evaluate
 
-    results = evaluate(ctx.config, ctx.folder.root, ctx.folder.model("dual"))
+    results = evaluate(ctx.config, ctx.folder.location, ctx.folder.model("dual"))
     results["mlflow"] = ctx.mlflow()
     write_json(ctx.folder.results, results)
     files = [ctx.folder.results, ctx.folder.pr_curves, ctx.folder.per_class_ap]
@@ -144,9 +146,13 @@ RUNNERS: dict[str, Callable[[StageContext], StageOutcome]] = {
 
 
 def run_stage(ctx: StageContext, stage: str) -> StageOutcome:
-    """Run one stage inside ``ctx.run_id`` and record what it returns."""
-    log.info("stage %s: %s", stage, ctx.folder.root)
-    outcome = RUNNERS[stage](ctx)
+    """Run one stage inside ``ctx.run_id`` and record what it returns; what it wrote is in
+    the bucket afterwards (for a run folder on object storage), even when it failed."""
+    log.info("stage %s: %s", stage, ctx.folder.location)
+    try:
+        outcome = RUNNERS[stage](ctx)
+    finally:
+        ctx.folder.publish()
     record(ctx.tracker, ctx.run_id, outcome)
     return outcome
 
@@ -173,7 +179,7 @@ def tracked_stage(config: Config, out: str | Path, stage: str, *, on_error: str 
                   parent_run_id: str | None = None) -> StageRun:
     """One stage as its own MLflow run (the ``finelabel <stage>`` commands and jobs)."""
     folder = RunFolder.at(out)
-    check_stage_inputs(config, folder.root, stage)
+    check_stage_inputs(config, folder, stage)
     tracker = Tracker.from_config(config.tracking)
     folder.create()
     with outages_reported(tracker.tracking_uri, folder.root), stage_run(
@@ -208,7 +214,7 @@ def run_pipeline(config: Config, out: str | Path, *, on_error: str = "fail",
     runs, finished stages with unchanged settings skipped, the rest resumed.
     """
     folder = RunFolder.at(out)
-    check_stage_inputs(config, folder.root, "prepare")
+    check_stage_inputs(config, folder, "prepare")
     tracker = Tracker.from_config(config.tracking)
     folder.create()
     with outages_reported(tracker.tracking_uri, folder.root):
@@ -217,7 +223,7 @@ def run_pipeline(config: Config, out: str | Path, *, on_error: str = "fail",
 
 def _pipeline(config: Config, folder: RunFolder, tracker: Tracker, on_error: str,
               run_name: str | None) -> PipelineResult:
-    state = PipelineState.read(folder.root, tracker.tracking_uri)
+    state = PipelineState.read(folder, tracker.tracking_uri)
     parent_id = _existing(tracker, state.parent_run_id)
     opened = resumed_run(tracker, parent_id) if parent_id else pipeline_run(
         tracker, run_name or folder.root.name)

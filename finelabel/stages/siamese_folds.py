@@ -21,18 +21,19 @@ def fold_job(config: Config, folder: RunFolder, fold: int):
     """The Ray Train job of the net that does not train on fold ``fold``."""
     from finelabel.train.job import TrainJob
 
-    return TrainJob("siamese", str(folder.root),
-                    str(folder.siamese_nets(config.label.folds)[fold]), config.model,
+    return TrainJob("siamese", folder.location,
+                    folder.location_of(folder.siamese_nets(config.label.folds)[fold]), config.model,
                     config.loss, config.siamese, holdout_fold=fold, folds=config.label.folds)
 
 
-def fit_fold(config: Config, root: str, fold: int) -> dict[str, Any]:
-    """Train (or resume) one fold's net; its best validation metrics."""
+def fit_fold(config: Config, location: str, fold: int) -> dict[str, Any]:
+    """Train (or resume) one fold's net (in a task, on any node: ``location`` is the run
+    folder's path or URI); its best validation metrics."""
     from finelabel.train.trainer import fit
 
-    folder = RunFolder.at(root)
-    outcome = fit(fold_job(config, folder, fold), folder.pairs("siamese"),
-                  storage_path=folder.ray_results,
+    folder = RunFolder.at(location)
+    outcome = fit(fold_job(config, folder, fold), folder.location_of(folder.pairs("siamese")),
+                  storage_path=folder.location_of(folder.ray_results),
                   run_name=f"{train_run_name(config, 'siamese')}-fold{fold}")
     return {"best_epoch": outcome.metrics.get("epoch", 0),
             **{f"best_{k}": v for k, v in outcome.metrics.items() if k.startswith("val_")}}
@@ -45,7 +46,7 @@ def fit_fold_nets(config: Config, folder: RunFolder, *, room: int | None = None
     workers = max(config.siamese.num_workers, 1)
     need = {"CPU": DRIVER_CPU + workers, **({"GPU": workers} if config.siamese.use_gpu else {})}
     folds = list(range(config.label.folds))
-    results = run_concurrently(fit_fold, [(config, str(folder.root), f) for f in folds],
+    results = run_concurrently(fit_fold, [(config, folder.location, f) for f in folds],
                                room=room or room_for(need))
     return {f"fold{fold}_{key}": value for fold, result in zip(folds, results)
             for key, value in result.items() if isinstance(value, (int, float))}

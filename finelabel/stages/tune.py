@@ -21,6 +21,7 @@ from finelabel.errors import FinelabelError
 from finelabel.report.plots import plot_trial_curves
 from finelabel.report.tables import format_rows
 from finelabel.run_folder import RunFolder, write_json
+from finelabel.storage import fetch, is_remote, local_path, ray_storage
 from finelabel.tracking import (
     STAGE_TAG,
     Tracker,
@@ -56,9 +57,10 @@ def check_search(config: Config, out: str | Path, space_path: str | Path,
                  name: str | None) -> SearchSpec:
     """The search's spec, checked before Ray starts: the space file against the config, or,
     for a search of that name that exists, that it can be resumed."""
-    search_dir = RunFolder.at(out).search(name) if name else None
-    if search_dir is not None and search_dir.exists():
-        return _resumable(search_dir)[0]
+    folder = RunFolder.at(out)
+    search_dir = folder.search(name) if name else None
+    if search_dir is not None and _exists(folder, search_dir):
+        return _resumable(folder, search_dir)[0]
     spec = load_search_spec(space_path)
     check_against(spec, config, str(space_path))
     return spec
@@ -76,49 +78,60 @@ def tune_search(config: Config, out: str | Path, space_path: str | Path, *,
     from finelabel.tune.trial_runs import TrialRuns
 
     folder = RunFolder.at(out)
+    if folder.remote is not None:
+        folder.create()
     pairs = folder.pairs("labelled")
     if not pairs.exists():
-        raise FinelabelError(f"{pairs}: no labelled pairs to search on; run the pipeline first "
-                             f"(finelabel pipeline --config C --out {folder.root})")
+        raise FinelabelError(f"{folder.location_of(pairs)}: no labelled pairs to search on; run "
+                             f"the pipeline first (finelabel pipeline --config C --out "
+                             f"{folder.location})")
     search_dir = folder.search(name or default_search_name())
+    where = {"prepared_dir": folder.location, "pairs": folder.location_of(pairs),
+             "search_dir": folder.location_of(search_dir)}
     tracker = Tracker.from_config(config.tracking)
-    if search_dir.exists():
-        spec, run_id = _resumable(search_dir)
+    if _exists(folder, search_dir):
+        spec, run_id = _resumable(folder, search_dir)
         log.info("resuming search %s (MLflow run %s) with the space it started with",
-                 search_dir, run_id)
+                 where["search_dir"], run_id)
         with resumed_run(tracker, run_id):
             # Tune restores its callbacks (the MLflow recorder included) with the search.
-            tuner = restore_tuner(config, prepared_dir=folder.root, pairs=pairs,
-                                  search_dir=search_dir)
-            return _search(tuner, spec, search_dir, tracker, run_id)
-    spec = check_search(config, folder.root, space_path, None)
+            tuner = restore_tuner(config, **where)
+            return _search(tuner, spec, folder, search_dir, tracker, run_id)
+    spec = check_search(config, folder.location, space_path, None)
     tags = run_tags(folder.manifest)
     with stage_run(tracker, search_dir.name, tags={**tags, STAGE_TAG: "tune"}) as run_id:
         search_dir.mkdir(parents=True)
         write_json(search_dir / STATE_FILE, {"mlflow_run_id": run_id, "spec": spec.to_dict()})
+        folder.publish(search_dir / STATE_FILE)
         tracker.log_config(run_id, config)
         tracker.log_params(run_id, search_params(spec))
         tracker.log_artifact(run_id, space_path)
         trial_runs = TrialRuns(tracker, run_id, config, max_epochs=config.train.epochs,
-                               search_dir=str(search_dir), tags=tags)
-        tuner = make_tuner(config, spec, prepared_dir=folder.root, pairs=pairs,
-                           search_dir=search_dir, callbacks=(trial_runs,))
-        return _search(tuner, spec, search_dir, tracker, run_id)
+                               search_dir=where["search_dir"], tags=tags)
+        tuner = make_tuner(config, spec, **where, callbacks=(trial_runs,))
+        return _search(tuner, spec, folder, search_dir, tracker, run_id)
 
 
-def _resumable(search_dir: Path) -> tuple[SearchSpec, str]:
+def _exists(folder: RunFolder, search_dir: Path) -> bool:
+    """Whether a search of that name was started (its state file, fetched from the bucket)."""
+    folder.fetch(search_dir / STATE_FILE)
+    return search_dir.exists()
+
+
+def _resumable(folder: RunFolder, search_dir: Path) -> tuple[SearchSpec, str]:
     """The spec and MLflow run of the search in ``search_dir``, or an error saying what to do."""
     from ray import tune
 
     state = search_dir / STATE_FILE
-    if not state.is_file() or not tune.Tuner.can_restore(str(search_dir)):
-        raise FinelabelError(f"{search_dir}: exists but holds no search to resume; "
-                             "pass another --name")
+    filesystem, path = ray_storage(folder.location_of(search_dir))
+    if not state.is_file() or not tune.Tuner.can_restore(path, storage_filesystem=filesystem):
+        raise FinelabelError(f"{folder.location_of(search_dir)}: exists but holds no search to "
+                             "resume; pass another --name")
     saved = json.loads(state.read_text(encoding="utf-8"))
     return build(SearchSpec, saved["spec"], str(state)), saved["mlflow_run_id"]
 
 
-def _search(tuner, spec: SearchSpec, search_dir: Path, tracker: Tracker,
+def _search(tuner, spec: SearchSpec, folder: RunFolder, search_dir: Path, tracker: Tracker,
             run_id: str) -> dict[str, Any]:
     """Run the search; write its results and trials plot into ``search_dir``; record them."""
     from finelabel.tune.search import summarise, trial_curves
@@ -130,9 +143,9 @@ def _search(tuner, spec: SearchSpec, search_dir: Path, tracker: Tracker,
         # Tune saved the search's state as it went; no trial is left RUNNING in MLflow.
         end_open_children(tracker, run_id, "KILLED", "interrupted (Ctrl-C)")
         raise
-    summary = summarise(grid, spec, search_dir)
+    summary = summarise(grid, spec, folder.location_of(search_dir))
     summary["mlflow"] = {"tracking_uri": redact(tracker.tracking_uri), "run_id": run_id}
-    summary["search_dir"] = str(search_dir)
+    summary["search_dir"] = folder.location_of(search_dir)
     write_json(search_dir / RESULTS_FILE, summary)
     curves = trial_curves(grid, spec.metric)
     if curves:
@@ -141,6 +154,8 @@ def _search(tuner, spec: SearchSpec, search_dir: Path, tracker: Tracker,
         plot_trial_curves({labels.get(k, k): v for k, v in curves.items()},
                           search_dir / PLOT_FILE, metric=spec.metric, best=best,
                           title=f"{search_dir.name}: {len(curves)} trials")
+    folder.publish(search_dir / RESULTS_FILE)
+    folder.publish(search_dir / PLOT_FILE)
     _record(tracker, run_id, summary, search_dir)
     return summary
 
@@ -189,7 +204,9 @@ def _record(tracker: Tracker, run_id: str, summary: dict[str, Any], search_dir: 
     tracker.log_metrics(run_id, {f"best_{summary['metric']}": best["best_score"]})
     tracker.set_tags(run_id, {"best_trial": best["trial_id"],
                               **{f"best.{k}": v for k, v in best["params"].items()}})
-    tracker.log_artifact(run_id, best["model_dir"], "best_model")
+    if is_remote(best["model_dir"]):  # written by the best trial's rank 0, on any node
+        fetch(best["model_dir"])
+    tracker.log_artifact(run_id, local_path(best["model_dir"]), "best_model")
 
 
 def format_trials(summary: dict[str, Any]) -> str:

@@ -14,13 +14,21 @@ from typing import Any
 import numpy as np
 
 from finelabel.config import LossConfig, ModelConfig, TrainConfig, build
+from finelabel.storage import local_path
 from finelabel.train.tasks import Task, get_task
+
+HISTORY_SUFFIX = ".history.jsonl"
+
+
+def history_location(model_dir: str | Path) -> str:
+    """Rank 0's epoch metrics, one JSON line each, beside the best model in ``model_dir``
+    (a path or a storage URI)."""
+    return str(model_dir).rstrip("/") + HISTORY_SUFFIX
 
 
 def history_path(model_dir: str | Path) -> Path:
-    """Rank 0's epoch metrics, one JSON line each, beside the best model in ``model_dir``."""
-    model = Path(model_dir)
-    return model.with_name(model.name + ".history.jsonl")
+    """The local copy of :func:`history_location`."""
+    return local_path(history_location(model_dir))
 
 
 @dataclass
@@ -29,7 +37,8 @@ class TrainJob:
 
     task: str
     prepared_dir: str
-    #: Where rank 0 keeps the best model by validation MAP (on storage the driver can read).
+    #: The run folder's location (a path or a storage URI) and where in it rank 0 keeps the
+    #: best model by validation MAP; workers on any node fetch from and publish to them.
     model_dir: str
     model: ModelConfig
     loss: LossConfig
@@ -58,6 +67,10 @@ class TrainJob:
 
     def history_path(self) -> Path:
         return history_path(self.model_dir)
+
+    def model_path(self) -> Path:
+        """The local copy of ``model_dir`` on this node."""
+        return local_path(self.model_dir)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

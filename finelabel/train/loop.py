@@ -19,12 +19,13 @@ import torch
 
 from finelabel.data.prepared import PreparedData
 from finelabel.run_folder import RunFolder, replacing
+from finelabel.storage import is_remote, publish
 from finelabel.tracking import Tracker
 from finelabel.tracking.funnel import HistorySink, MetricsFunnel, MlflowSink, PrintSink
 from finelabel.tracking.outage import fail_fast_on_lost_servers
 from finelabel.train.checkpoint import MODEL_FILE, load_state, load_weights, save_checkpoint, unwrap
 from finelabel.train.hardness import InBatchHardness
-from finelabel.train.job import TrainJob
+from finelabel.train.job import TrainJob, history_location
 from finelabel.train.steps import PairBatch, train_epoch
 from finelabel.train.tasks import Task
 
@@ -52,7 +53,7 @@ class EpochReporter:
     """The one funnel for epoch metrics: Ray on every rank; MLflow and the log on rank 0."""
 
     def __init__(self, job: TrainJob, rank: int) -> None:
-        self.rank = rank
+        self.job, self.rank = job, rank
         self.funnel = MetricsFunnel()
         if rank == 0:
             # Logged, not printed: Ray Train both prints and logs a worker's print() calls.
@@ -67,6 +68,8 @@ class EpochReporter:
         import ray.train
 
         self.funnel.report(metrics, epoch)
+        if self.rank == 0 and is_remote(self.job.model_dir):  # the driver may be elsewhere
+            publish(self.job.history_path(), history_location(self.job.model_dir))
         checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
         ray.train.report(metrics, checkpoint=checkpoint)
 
@@ -110,10 +113,13 @@ def seed_epoch(seed: int, epoch: int, rank: int) -> None:
 
 def keep_best(job: TrainJob, model: torch.nn.Module, data: PreparedData,
               metrics: dict[str, float]) -> None:
-    """Replace ``job.model_dir`` with this epoch's model, atomically."""
-    with replacing(job.model_dir) as tmp:
+    """Replace ``job.model_dir`` with this epoch's model, atomically (then in the bucket, for
+    a run folder on object storage)."""
+    with replacing(job.model_path()) as tmp:
         save_checkpoint(tmp, model, task=job.task, cfg=job.model, data=data, metrics=metrics,
                         label_weight=job.training_task().loss_config(job.loss).label_weight)
+    if is_remote(job.model_dir):
+        publish(job.model_path(), job.model_dir)
 
 
 def _restore(model, optimizer, scheduler) -> tuple[int, float, int]:
@@ -150,7 +156,8 @@ def hardness_source(job: TrainJob, task: Task) -> InBatchHardness | None:
     if job.train.pairing != "in_batch" or task.beta(job.loss) == 0:
         return None
     seed = job.train.seed if job.loss.shuffle_labels else None
-    return InBatchHardness.load(RunFolder.at(job.prepared_dir).label_model, shuffle_seed=seed)
+    folder = RunFolder.at(job.prepared_dir)
+    return InBatchHardness.load(folder.fetch(folder.label_model).label_model, shuffle_seed=seed)
 
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:

@@ -15,8 +15,9 @@ import numpy as np
 
 from finelabel.errors import FinelabelError
 from finelabel.labels import shuffle_within_polarity
+from finelabel.storage import fetch, is_remote, ray_storage
 from finelabel.train.checkpoint import META_FILE, read_meta
-from finelabel.train.job import TrainJob
+from finelabel.train.job import TrainJob, history_location
 from finelabel.train.loop import train_loop_per_worker
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,10 @@ RAY_TRAIN_LOG_LEVEL = "WARNING"
 STARTUP_RETRIES = 2
 
 
-def make_trainer(job: TrainJob, pairs, *, storage_path: Path, run_name: str,
+def make_trainer(job: TrainJob, pairs, *, storage_path: str | Path, run_name: str,
                  callbacks: tuple = ()):
-    """A TorchTrainer for ``job`` over the materialised ``pairs`` dataset."""
+    """A TorchTrainer for ``job`` over the materialised ``pairs`` dataset; its checkpoints go
+    to ``storage_path``, a local folder or a storage URI."""
     from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig
     from ray.train.torch import TorchTrainer
 
@@ -50,11 +52,14 @@ def make_trainer(job: TrainJob, pairs, *, storage_path: Path, run_name: str,
                                    checkpoint_score_order="max")  # the best, plus the latest
     failures = FailureConfig(max_failures=job.train.max_failures,
                              controller_failure_limit=STARTUP_RETRIES)
+    filesystem, storage = ray_storage(storage_path)
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=job.to_dict(),
         scaling_config=scaling_config(job),
-        run_config=RunConfig(name=run_name, storage_path=str(storage_path),
+        torch_config=torch_config(job),
+        run_config=RunConfig(name=run_name, storage_path=storage,
+                             storage_filesystem=filesystem,
                              checkpoint_config=checkpoints, failure_config=failures,
                              callbacks=list(callbacks),
                              # its INFO lines (resources requested, the worker group started,
@@ -70,9 +75,19 @@ def scaling_config(job: TrainJob):
     return ScalingConfig(num_workers=job.train.num_workers, use_gpu=job.train.use_gpu)
 
 
-def fit(job: TrainJob, pairs_path: Path, *, storage_path: Path, run_name: str,
+def torch_config(job: TrainJob):
+    """DDP's process group: NCCL between GPU workers, gloo between CPU workers."""
+    from ray.train.torch import TorchConfig
+
+    return TorchConfig(backend="nccl" if job.train.use_gpu else "gloo")
+
+
+def fit(job: TrainJob, pairs_path: str | Path, *, storage_path: str | Path, run_name: str,
         callbacks: tuple = ()) -> FitOutcome:
     """Train (or resume); the best model by validation MAP is in ``job.model_dir``.
+
+    ``pairs_path`` and ``storage_path`` are local paths or storage URIs; for a run folder on
+    object storage the best model and its history are fetched here when training ends.
 
     Ray Train restarts lost workers itself (``train.max_failures``). A failure it charges to its
     controller instead (a worker dying while the controller talks to it, under load) ends the
@@ -97,13 +112,16 @@ def fit(job: TrainJob, pairs_path: Path, *, storage_path: Path, run_name: str,
             retries_left -= 1
             log.warning("run %s: Ray Train's controller failed (%s); resuming from the latest "
                         "checkpoint, %d retries left", run_name, _first_line(error), retries_left)
-    model_dir = Path(job.model_dir)
+    if is_remote(job.model_dir):
+        fetch(job.model_dir)
+        fetch(history_location(job.model_dir))
+    model_dir = job.model_path()
     if not (model_dir / META_FILE).is_file():
         raise FinelabelError(f"{model_dir}: training kept no model (no epoch was validated)")
     return FitOutcome(model_dir, read_meta(model_dir)["metrics"], dict(result.metrics or {}))
 
 
-def training_dataset(job: TrainJob, pairs_path: Path):
+def training_dataset(job: TrainJob, pairs_path: str | Path):
     """What the workers shard, materialised: the pairs (their labels shuffled within polarity
     for the control), or for in-batch training the training items' ids.
 
@@ -124,9 +142,10 @@ def training_dataset(job: TrainJob, pairs_path: Path):
             ids = ids[kept[ids]]
         return ray.data.from_items([{"item_id": int(i)} for i in ids]).materialize()
     shuffle = job.loss.shuffle_labels and job.training_task().beta(job.loss) > 0
+    filesystem, path = ray_storage(pairs_path)
     if not shuffle and kept is None:
-        return ray.data.read_parquet(str(pairs_path)).materialize()
-    frame = pq.read_table(pairs_path).to_pandas()
+        return ray.data.read_parquet(path, filesystem=filesystem).materialize()
+    frame = pq.read_table(path, filesystem=filesystem).to_pandas()
     if kept is not None:  # an out-of-fold net: pairs of two texts it may learn
         left, right = job.training_task().columns
         frame = frame[kept[frame[left].to_numpy()] & kept[frame[right].to_numpy()]]

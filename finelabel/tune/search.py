@@ -15,6 +15,7 @@ import numpy as np
 
 from finelabel.config import Config
 from finelabel.errors import FinelabelError
+from finelabel.storage import ray_storage
 from finelabel.tune.space import SearchSpec, param_space
 from finelabel.tune.trial import error_summary, run_trial, trial_model_dir
 
@@ -59,23 +60,27 @@ def fit_concurrency(config: Config, spec: SearchSpec, cluster: dict[str, float])
     return min(fits, spec.max_concurrent_trials)
 
 
-def _trainable(config: Config, prepared_dir: Path, pairs: Path, search_dir: Path):
+def _trainable(config: Config, prepared_dir: str, pairs: str, search_dir: str):
     from ray import tune
 
     return tune.with_resources(
-        tune.with_parameters(run_trial, base=config, prepared_dir=str(prepared_dir),
-                             pairs=str(pairs), search_dir=str(search_dir)),
+        tune.with_parameters(run_trial, base=config, prepared_dir=prepared_dir,
+                             pairs=pairs, search_dir=search_dir),
         {"cpu": TRIAL_DRIVER_CPU})
 
 
-def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: Path, pairs: Path,
-               search_dir: Path, callbacks: tuple = ()):
+def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: str, pairs: str,
+               search_dir: str, callbacks: tuple = ()):
+    """A Tuner over the run folder's pairs; every argument is a path or a storage URI (the
+    search's state, trials and models then live in the bucket)."""
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search import BasicVariantGenerator
 
     trainable = _trainable(config, prepared_dir, pairs, search_dir)
+    filesystem, path = ray_storage(search_dir)
+    parent, name = path.rstrip("/").rsplit("/", 1)
     scheduler = (ASHAScheduler(time_attr="epoch", max_t=config.train.epochs,
                                grace_period=spec.grace_period,
                                reduction_factor=spec.reduction_factor)
@@ -89,12 +94,12 @@ def make_tuner(config: Config, spec: SearchSpec, *, prepared_dir: Path, pairs: P
             search_alg=BasicVariantGenerator(
                 max_concurrent=fit_concurrency(config, spec, ray.cluster_resources()),
                 random_state=spec.seed)),
-        run_config=tune.RunConfig(name=search_dir.name, storage_path=str(search_dir.parent),
+        run_config=tune.RunConfig(name=name, storage_path=parent, storage_filesystem=filesystem,
                                   callbacks=list(callbacks)),
     )
 
 
-def restore_tuner(config: Config, *, prepared_dir: Path, pairs: Path, search_dir: Path):
+def restore_tuner(config: Config, *, prepared_dir: str, pairs: str, search_dir: str):
     """The stopped search in ``search_dir``: unfinished and failed trials run again.
 
     Resumed, not restarted: a restarted trial gets a new id, and with it a new Ray Train run
@@ -104,11 +109,13 @@ def restore_tuner(config: Config, *, prepared_dir: Path, pairs: Path, search_dir
     """
     from ray import tune
 
-    return tune.Tuner.restore(str(search_dir), _trainable(config, prepared_dir, pairs, search_dir),
-                              resume_unfinished=True, resume_errored=True)
+    filesystem, path = ray_storage(search_dir)
+    return tune.Tuner.restore(path, _trainable(config, prepared_dir, pairs, search_dir),
+                              resume_unfinished=True, resume_errored=True,
+                              storage_filesystem=filesystem)
 
 
-def summarise(grid, spec: SearchSpec, search_dir: Path) -> dict[str, Any]:
+def summarise(grid, spec: SearchSpec, search_dir: str | Path) -> dict[str, Any]:
     """Every trial (values, epochs run, best score, status) best first, and the best one."""
     trials = [_trial_row(result, spec) for result in grid]
     scored = [t for t in trials if t["best_score"] is not None]
@@ -119,7 +126,7 @@ def summarise(grid, spec: SearchSpec, search_dir: Path) -> dict[str, Any]:
         return {"metric": spec.metric, "mode": spec.mode, "best": None, "trials": ordered}
     best = ordered[0]
     return {"metric": spec.metric, "mode": spec.mode, "trials": ordered,
-            "best": {**best, "model_dir": str(trial_model_dir(search_dir, best["trial_id"]))}}
+            "best": {**best, "model_dir": trial_model_dir(search_dir, best["trial_id"])}}
 
 
 def _trial_row(result, spec: SearchSpec) -> dict[str, Any]:

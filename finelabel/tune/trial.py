@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from finelabel.config import Config, with_values
+from finelabel.storage import join
 from finelabel.train.job import TrainJob
 from finelabel.train.trainer import fit
 
@@ -28,9 +29,10 @@ def error_summary(error: object, limit: int = 500) -> str | None:
     return lines[-1][:limit] if lines else None
 
 
-def trial_model_dir(search_dir: str | Path, trial_id: str) -> Path:
-    """Where rank 0 of trial ``trial_id`` keeps its best model."""
-    return Path(search_dir) / "models" / trial_id
+def trial_model_dir(search_dir: str | Path, trial_id: str) -> str:
+    """Where rank 0 of trial ``trial_id`` keeps its best model (a path or a storage URI, as
+    ``search_dir`` is)."""
+    return join(search_dir, "models", trial_id)
 
 
 def run_trial(params: dict[str, Any], *, base: Config, prepared_dir: str, pairs: str,
@@ -41,7 +43,7 @@ def run_trial(params: dict[str, Any], *, base: Config, prepared_dir: str, pairs:
 
     config = trial_config(base, params)
     trial_id = ray.tune.get_context().get_trial_id()
-    job = TrainJob("dual", prepared_dir, str(trial_model_dir(search_dir, trial_id)), config.model,
+    job = TrainJob("dual", prepared_dir, trial_model_dir(search_dir, trial_id), config.model,
                    config.loss, config.train)
-    fit(job, Path(pairs), storage_path=Path(search_dir) / "train_runs", run_name=trial_id,
+    fit(job, pairs, storage_path=join(search_dir, "train_runs"), run_name=trial_id,
         callbacks=(TuneReportCallback(),))

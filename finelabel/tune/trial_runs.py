@@ -14,9 +14,10 @@ from typing import Any
 from ray.tune import Callback
 
 from finelabel.config import Config
+from finelabel.storage import fetch, is_remote
 from finelabel.tracking import STAGE_TAG, Tracker, find_child_runs
 from finelabel.tracking.funnel import log_missing_steps, logged_steps, read_history
-from finelabel.train.job import history_path
+from finelabel.train.job import history_location, history_path
 from finelabel.tune.trial import error_summary, trial_config, trial_model_dir
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,10 @@ class TrialRuns(Callback):
         epoch. Rank 0's history file beside the trial's model has every epoch it ran."""
         if trial_id not in self.logged:
             self.logged[trial_id] = logged_steps(self.tracker, run_id, "val_map_avg")
-        history = read_history(history_path(trial_model_dir(self.search_dir, trial_id)))
+        model_dir = trial_model_dir(self.search_dir, trial_id)
+        if is_remote(model_dir):  # rank 0 publishes it each epoch, from whichever node
+            fetch(history_location(model_dir))
+        history = read_history(history_path(model_dir))
         log_missing_steps(self.tracker, run_id, history, self.logged[trial_id], before=before)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
