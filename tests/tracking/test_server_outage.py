@@ -9,10 +9,7 @@ runs and leaves none RUNNING.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,45 +17,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 from mlflow import MlflowClient
 
 from finelabel.stages.ray_session import free_port
 from finelabel.tracking import find_child_runs
 from tests.paths import CONFIGS
+from tests.servers import mlflow_server, stop_server
 
 
 @contextmanager
-def mlflow_server(store: Path, port: int) -> Iterator[subprocess.Popen]:
-    """``mlflow server`` on 127.0.0.1:``port`` over a SQLite file; stopped by its own pid."""
+def sqlite_mlflow_server(store: Path, port: int) -> Iterator[subprocess.Popen]:
+    """``mlflow server`` on 127.0.0.1:``port`` over a SQLite file in ``store``."""
     store.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
-         "--artifacts-destination", str(store / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{uri}/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert process.poll() is None, "mlflow server exited at start"
-            assert time.monotonic() < deadline, "mlflow server did not answer in 120 s"
-            time.sleep(0.5)
+    with mlflow_server(f"sqlite:///{store / 'mlflow.db'}", str(store / "artifacts"),
+                       port) as process:
         yield process
-    finally:
-        stop(process)
 
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGKILL the server's own process group (it forks its web workers)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 def test_a_server_that_does_not_answer_stops_the_command_before_it_starts(tmp_path, capsys):
@@ -95,7 +69,7 @@ def test_a_server_lost_mid_training_loses_no_epoch(ray_local, tmp_path, capsys):
 
     uri = f"http://127.0.0.1:{port}"
     lost = threading.Event()
-    with mlflow_server(store, port) as server:
+    with sqlite_mlflow_server(store, port) as server:
         client = MlflowClient(uri)
 
         def lose_the_server_after_epoch_one() -> None:
@@ -103,7 +77,7 @@ def test_a_server_lost_mid_training_loses_no_epoch(ray_local, tmp_path, capsys):
             while time.monotonic() < deadline:
                 run_id = train_run()
                 if run_id and client.get_metric_history(run_id, "val_map_avg"):
-                    stop(server)
+                    stop_server(server)
                     lost.set()
                     return
                 time.sleep(0.2)
@@ -122,7 +96,7 @@ def test_a_server_lost_mid_training_loses_no_epoch(ray_local, tmp_path, capsys):
     offline = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")  # the store, read while down
     assert len(offline.get_metric_history(train_run(), "val_map_avg")) < 4
 
-    with mlflow_server(store, port):
+    with sqlite_mlflow_server(store, port):
         assert main(flags) == 0
         client = MlflowClient(uri)
         run_id = train_run()
