@@ -19,7 +19,7 @@ import torch
 
 from finelabel.data.prepared import PreparedData
 from finelabel.run_folder import RunFolder, replacing
-from finelabel.storage import is_remote, publish
+from finelabel.storage import fetch, is_remote, publish
 from finelabel.tracking import Tracker
 from finelabel.tracking.funnel import HistorySink, MetricsFunnel, MlflowSink, PrintSink
 from finelabel.tracking.outage import fail_fast_on_lost_servers
@@ -58,6 +58,8 @@ class EpochReporter:
         if rank == 0:
             # Logged, not printed: Ray Train both prints and logs a worker's print() calls.
             self.funnel.add(PrintSink(prefix=job.task, logger=progress))
+            if is_remote(job.model_dir):  # a resumed run appends to the bucket's epochs
+                fetch(history_location(job.model_dir))
             self.funnel.add(HistorySink(job.history_path()))
             if job.mlflow_run_id:
                 fail_fast_on_lost_servers()  # this worker process may not have the CLI's env

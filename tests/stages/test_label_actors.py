@@ -162,3 +162,22 @@ def test_the_scoring_and_labelling_modules_import_no_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_an_actor_on_another_node_fetches_items_and_nets_from_the_bucket(
+        prepared_synthetic, data, nets, keep_threads, s3_bucket):
+    """Given storage URIs, the embedder fills its own node's working copy (a fresh cache here)
+    and embeds exactly as from the driver's folder."""
+    from finelabel.storage import local_path, publish
+
+    dirs, _ = nets
+    run = f"{s3_bucket}/run"
+    publish(prepared_synthetic, run)
+    uris = [f"{run}/siamese/net{i}" for i in range(len(dirs))]
+    for path, uri in zip(dirs, uris):
+        publish(path, uri)
+    ids = np.array([7, 0, 250, 3])
+    remote = TextEmbedder(uris, run)({"item_id": ids})["embedding"]
+    local = TextEmbedder([str(d) for d in dirs], str(prepared_synthetic))({"item_id": ids})
+    np.testing.assert_array_equal(remote, local["embedding"])
+    assert (local_path(run) / "items").is_dir() and (local_path(uris[1]) / "meta.json").is_file()
