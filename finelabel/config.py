@@ -27,6 +27,7 @@ TEXT_SIGNALS = ("counts", "log1p", "tfidf", "l2")
 SCORES = ("head", "cosine", "label")
 #: Training pairs: the sampled 1:1 pairs of the pairs stage, or every pair of a batch of items.
 PAIRINGS = ("sampled", "in_batch")
+PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -213,6 +214,9 @@ class TrainConfig:
     #: Ray Train workers; 0 runs the loop in the calling process.
     num_workers: int = 2
     use_gpu: bool = False
+    #: How Ray places the workers: ``PACK`` (few nodes, fast all-reduce) or ``SPREAD`` (one
+    #: per node where it can: more memory and bandwidth per worker); ``STRICT_*`` must hold.
+    placement_strategy: str = "PACK"
     seed: int = 0
     max_failures: int = 2
     #: Adam's L2 penalty on every weight.
@@ -236,6 +240,8 @@ class TrainConfig:
         _check(self.batch_size >= 2, f"{name}.batch_size must be >= 2")
         _check(self.epochs >= 1, f"{name}.epochs must be >= 1")
         _check(self.num_workers >= 0, f"{name}.num_workers must be >= 0")
+        _check_choice(self.placement_strategy, PLACEMENT_STRATEGIES,
+                      f"{name}.placement_strategy")
 
 
 @dataclass

@@ -35,7 +35,7 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "evaluate": ("eval",),
 }
 #: How many workers ran or may fail changes nothing a stage writes.
-NOT_OUTPUTS = ("num_workers", "max_failures", "use_gpu")
+NOT_OUTPUTS = ("num_workers", "max_failures", "use_gpu", "placement_strategy")
 #: A Ray Train run continues from its checkpoints only under the same identity; its budget
 #: (epochs, patience) may grow.
 NOT_IDENTITY = NOT_OUTPUTS + ("epochs", "patience")

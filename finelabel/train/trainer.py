@@ -72,7 +72,8 @@ def make_trainer(job: TrainJob, pairs, *, storage_path: str | Path, run_name: st
 def scaling_config(job: TrainJob):
     from ray.train import ScalingConfig
 
-    return ScalingConfig(num_workers=job.train.num_workers, use_gpu=job.train.use_gpu)
+    return ScalingConfig(num_workers=job.train.num_workers, use_gpu=job.train.use_gpu,
+                         placement_strategy=job.train.placement_strategy)
 
 
 def torch_config(job: TrainJob):

@@ -1,8 +1,11 @@
-"""A two-node Ray cluster on this machine runs `jobs/pipeline.py` submitted with `ray job submit`.
+"""A two-node Ray cluster on this machine, used as a cluster without shared disks is used:
+`ray job submit` of `jobs/pipeline.py` and then of a `jobs/tune.py` search, the run folder in
+an S3 bucket (moto), runs in an MLflow server over HTTP that keeps them in PostgreSQL with its
+artifacts in the same bucket.
 
 The test starts a head and a worker node (`ray start --block`, both on 127.0.0.1, each with its
-own temp folder so the nodes do not unpack the job's working dir over each other), with token
-auth from a token of its own, and stops both by their pids.
+own temp folder and its own working-copy cache, so the nodes share no folder), with token auth
+from a token of its own, and stops every server and node by its pid.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -59,18 +63,33 @@ def _wait_for_nodes(env: dict, gcs: str, count: int, timeout: float = 90) -> Non
 
 
 @pytest.fixture()
-def cluster(tmp_path: Path) -> Iterator[dict]:
+def tracking(s3_env: dict, s3_bucket: str, tmp_path: Path) -> Iterator[dict]:
+    """An MLflow server on PostgreSQL with its artifacts in the bucket."""
+    from finelabel.stages.ray_session import free_port
+    from tests.servers import mlflow_server, postgres_server
+
+    with postgres_server() as database:
+        port = free_port()
+        server_env = {**s3_env, "MLFLOW_S3_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"]}
+        with mlflow_server(database, f"{s3_bucket}/mlflow", port, env=server_env):
+            yield {"uri": f"http://127.0.0.1:{port}", "password": urlsplit(database).password}
+
+
+@pytest.fixture()
+def cluster(s3_env: dict, tmp_path: Path) -> Iterator[dict]:
     short = Path(f"/tmp/fl{secrets.token_hex(3)}")  # Ray's socket paths must stay short
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-           "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
+    env = {**os.environ, **s3_env, "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
     env.pop("RAY_ADDRESS", None)
+    caches = {"head": tmp_path / "cache-head", "worker": tmp_path / "cache-worker"}
     port, dashboard = _free_port(), _free_port()
     gcs = f"127.0.0.1:{port}"
     common = ["--num-cpus=2", "--block"]
     head = subprocess.Popen(
         [RAY, "start", "--head", f"--port={port}", f"--dashboard-port={dashboard}",
          f"--dashboard-agent-listen-port={_free_port()}", f"--temp-dir={short}/head", *common],
-        env=env, stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT,
+        env={**env, "FINELABEL_CACHE": str(caches["head"])},
+        stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     nodes = [head]
     try:
@@ -78,46 +97,105 @@ def cluster(tmp_path: Path) -> Iterator[dict]:
         nodes.append(subprocess.Popen(
             [RAY, "start", f"--address={gcs}", f"--dashboard-agent-listen-port={_free_port()}",
              f"--temp-dir={short}/worker", *common],
-            env=env, stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT,
+            env={**env, "FINELABEL_CACHE": str(caches["worker"])},
+            stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT,
             start_new_session=True))
         _wait_for_nodes(env, gcs, 2)
-        yield {"env": env, "dashboard": f"http://127.0.0.1:{dashboard}", "tmp": tmp_path}
+        yield {"env": env, "dashboard": f"http://127.0.0.1:{dashboard}", "tmp": tmp_path,
+               "caches": caches}
     finally:
         for node in reversed(nodes):
             _stop(node)
         subprocess.run(["rm", "-rf", str(short)], check=False)
 
 
-def test_pipeline_job_succeeds_on_two_nodes(cluster: dict) -> None:
-    out, db = cluster["tmp"] / "out", cluster["tmp"] / "mlflow.db"
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
-                            text=True, check=True).stdout.strip()
-    runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": f"sqlite:///{db}",
-                                "FINELABEL_GIT_COMMIT": commit,
-                                "RAY_DATA_DISABLE_PROGRESS_BARS": "1"},
-                   "excludes": [".venv", "runs", "*.db"]}
-    overrides = ["data.synthetic.train_per_category=40", "data.synthetic.test_per_category=10",
-                 "siamese.epochs=1", "train.epochs=1", "pairs.n_pairs=1000",
-                 "pairs.siamese_pairs=1000", "model.embed_dim=64"]
+def _submit(cluster: dict, submission_id: str, script: str, *args: str,
+            env_vars: dict[str, str]) -> str:
+    """``ray job submit`` of ``script``; fails the test with the job's log unless it succeeds."""
+    runtime_env = {"env_vars": {**env_vars, "RAY_DATA_DISABLE_PROGRESS_BARS": "1"},
+                   "excludes": [".venv", "runs", "*.db", "mutants"]}
     command = [RAY, "job", "submit", "--address", cluster["dashboard"],
-               "--submission-id", "finelabel-two-nodes", "--working-dir", str(REPO),
+               "--submission-id", submission_id, "--working-dir", str(REPO),
                "--runtime-env-json", json.dumps(runtime_env), "--",
-               sys.executable, "jobs/pipeline.py", "--config", "jobs/configs/demo.yaml",
-               "--out", str(out), *[arg for item in overrides for arg in ("--set", item)]]
+               sys.executable, script, *args]
     submitted = subprocess.run(command, env=cluster["env"], capture_output=True, text=True,
-                               timeout=900, cwd=REPO)
+                               timeout=1500, cwd=REPO)
     log = submitted.stdout + submitted.stderr
     assert submitted.returncode == 0, log[-4000:]
     status = subprocess.run([RAY, "job", "status", "--address", cluster["dashboard"],
-                             "finelabel-two-nodes"], env=cluster["env"], capture_output=True,
+                             submission_id], env=cluster["env"], capture_output=True,
                             text=True, timeout=60)
-    assert "job 'finelabel-two-nodes' succeeded" in (status.stdout + status.stderr).lower()
-    results = json.loads((out / "results.json").read_text())
-    assert results["mlflow"]["tracking_uri"] == f"sqlite:///{db}"
-    assert 0.0 < results["test"]["all"]["avg"] <= 1.0
-    assert (out / "pr_curves.png").is_file() and db.is_file()
+    assert f"job '{submission_id}' succeeded" in (status.stdout + status.stderr).lower()
+    return log
+
+
+def _train_worker_nodes(cluster: dict, job_id: str) -> set[str]:
+    """The nodes Ray Train's workers of job ``job_id`` ran on (the state API keeps dead ones)."""
+    listed = subprocess.run(
+        [RAY, "list", "actors", "--address", cluster["dashboard"], "--detail", "--format",
+         "json", "--limit", "10000", "--filter", "class_name=RayTrainWorker"],
+        env=cluster["env"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    return {a["node_id"] for a in json.loads(listed.stdout) if a.get("job_id") == job_id}
+
+
+def _job_id(cluster: dict, submission_id: str) -> str:
+    listed = subprocess.run([RAY, "list", "jobs", "--address", cluster["dashboard"], "--detail",
+                             "--format", "json"], env=cluster["env"], capture_output=True,
+                            text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    return next(j["job_id"] for j in json.loads(listed.stdout)
+                if j.get("submission_id") == submission_id)
+
+
+def test_pipeline_and_search_run_on_two_nodes_sharing_no_disk(cluster: dict, tracking: dict,
+                                                              s3_bucket: str, s3_env: dict):
     from mlflow import MlflowClient
 
-    parent = MlflowClient(f"sqlite:///{db}").get_run(results["mlflow"]["parent_run_id"])
-    assert parent.info.status == "FINISHED"
-    assert parent.data.tags["git_commit"] == commit  # the shipped working dir has no .git
+    from finelabel.storage import fetch
+    from finelabel.tracking import find_child_runs
+
+    out = f"{s3_bucket}/runs/two-nodes"
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    env_vars = {"MLFLOW_TRACKING_URI": tracking["uri"], "FINELABEL_GIT_COMMIT": commit}
+    overrides = ["data.synthetic.train_per_category=40", "data.synthetic.test_per_category=10",
+                 "siamese.epochs=1", "train.epochs=2", "pairs.n_pairs=1000",
+                 "pairs.siamese_pairs=1000", "model.embed_dim=64", "train.num_workers=1",
+                 "siamese.num_workers=1"]
+    flags = [arg for item in overrides for arg in ("--set", item)]
+    _submit(cluster, "finelabel-pipeline", "jobs/pipeline.py", "--config",
+            "jobs/configs/demo.yaml", "--out", out, *flags, env_vars=env_vars)
+    space = cluster["tmp"] / "space.yaml"
+    space.write_text("space:\n  loss.beta: {grid_search: [0.1, 0.3]}\n"
+                     "num_samples: 1\nmax_concurrent_trials: 1\n", encoding="utf-8")
+    # Two DDP workers strictly spread: every trial trains on both nodes.
+    log = _submit(cluster, "finelabel-tune", "jobs/tune.py", "--config", "jobs/configs/demo.yaml",
+                  "--out", out, "--space", str(space), "--name", "beta", *flags,
+                  "--set", "train.num_workers=2", "--set", "train.placement_strategy=STRICT_SPREAD",
+                  env_vars=env_vars)
+    assert f"results: {out}/tune/beta/results.json" in log
+
+    # Everything is in the bucket; each node worked in its own copy of the run folder.
+    local = cluster["tmp"] / "read-back"
+    fetch(out, local, skip=("ray_results",))
+    results = json.loads((local / "results.json").read_text())
+    assert 0.0 < results["test"]["all"]["avg"] <= 1.0
+    search = json.loads((local / "tune" / "beta" / "results.json").read_text())
+    assert len(search["trials"]) == 2 and search["best"]["model_dir"].startswith(out)
+    for node, cache in cluster["caches"].items():
+        copy = cache / "runs" / "s3" / s3_bucket.removeprefix("s3://") / "runs" / "two-nodes"
+        assert any((copy / "items").glob("*.parquet")), node  # fetched on that node
+    assert len(_train_worker_nodes(cluster, _job_id(cluster, "finelabel-tune"))) == 2
+
+    # The runs, read back from the tracking server (PostgreSQL behind it).
+    client = MlflowClient(tracking["uri"])
+    parent = client.get_run(results["mlflow"]["parent_run_id"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["git_commit"] == commit
+    trials = find_child_runs(tracking["uri"], search["mlflow"]["run_id"])
+    assert len(trials) == 2 and all(t.info.status == "FINISHED" for t in trials)
+    assert "best_model" in {a.path for a in client.list_artifacts(search["mlflow"]["run_id"])}
+    for run in [parent, *trials]:
+        logged = json.dumps({**run.data.params, **run.data.tags})
+        assert tracking["password"] not in logged
+        assert s3_env["AWS_SECRET_ACCESS_KEY"] not in logged

@@ -29,6 +29,19 @@ def test_each_train_worker_asks_for_one_device_and_ddp_uses_its_backend(
     assert trainer.backend_config.backend == backend
 
 
+def test_the_placement_strategy_reaches_ray_and_a_typo_is_refused(tmp_path):
+    from finelabel.errors import ConfigError
+
+    assert _trainer(tmp_path, False).scaling_config.placement_strategy == "PACK"
+    config = load_config(None, ["train.placement_strategy=STRICT_SPREAD"])
+    job = TrainJob("dual", str(tmp_path), str(tmp_path / "m"), config.model, config.loss,
+                   config.train)
+    trainer = make_trainer(job, None, storage_path=tmp_path / "r", run_name="r")
+    assert trainer.scaling_config.placement_strategy == "STRICT_SPREAD"
+    with pytest.raises(ConfigError, match="placement_strategy"):
+        load_config(None, ["train.placement_strategy=SPRED"])
+
+
 def test_the_vgg_actors_take_a_gpu_each_only_where_the_cluster_has_gpus():
     config = load_config(None, ["image.max_actors=3"])
     assert image_pool(config, {"CPU": 16.0, "GPU": 2.0})["num_gpus"] == 1
