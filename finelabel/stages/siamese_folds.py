@@ -43,10 +43,15 @@ def fit_fold_nets(config: Config, folder: RunFolder, *, room: int | None = None
                   ) -> dict[str, float]:
     """Every fold's net, ``room`` at a time (default: as many as the cluster holds); their
     best validation metrics by fold."""
+    from finelabel.train.job import history_path
+
     workers = max(config.siamese.num_workers, 1)
     need = {"CPU": DRIVER_CPU + workers, **({"GPU": workers} if config.siamese.use_gpu else {})}
     folds = list(range(config.label.folds))
     results = run_concurrently(fit_fold, [(config, folder.location, f) for f in folds],
                                room=room or room_for(need))
+    for net in folder.siamese_nets(config.label.folds):  # trained by tasks on any node
+        folder.fetch(net)
+        folder.fetch(history_path(net))
     return {f"fold{fold}_{key}": value for fold, result in zip(folds, results)
             for key, value in result.items() if isinstance(value, (int, float))}

@@ -66,7 +66,12 @@ def fetch(uri: str, local: str | Path | None = None, *, skip: Iterable[str] = ()
 
 
 def publish(local: str | Path, uri: str, *, skip: Iterable[str] = ()) -> Transfer:
-    """Make the file or folder at ``uri`` a copy of ``local``; a missing ``local`` removes it."""
+    """Copy ``local`` (a file or a folder) to ``uri``; a missing ``local`` file removes it.
+
+    An object is removed only where ``local`` holds its folder (a folder replaced here is
+    mirrored exactly); a folder this copy never held (a model another node published) is
+    left alone.
+    """
     fs, root = filesystem(uri)
     local = Path(local)
     with _storage_errors(uri):
@@ -76,7 +81,7 @@ def publish(local: str | Path, uri: str, *, skip: Iterable[str] = ()) -> Transfe
         with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
             sizes = list(pool.map(lambda rel: _upload(fs, _under(local, rel), _join(root, rel),
                                                       remote.get(rel)), todo))
-        stale = [rel for rel in remote if rel not in here]
+        stale = [rel for rel in remote if rel not in here and _held(local, rel)]
         for rel in stale:
             fs.delete_file(_join(root, rel))
     if todo or stale:
@@ -108,6 +113,11 @@ def _local_files(local: Path, skip: set[str]) -> dict[str, os.stat_result]:
         return {}
     return {path.relative_to(local).as_posix(): path.stat() for path in local.rglob("*")
             if path.is_file() and _wanted(path.relative_to(local).as_posix(), skip)}
+
+
+def _held(local: Path, rel: str) -> bool:
+    """Whether this copy holds the folder of ``rel`` ('' is ``local`` itself)."""
+    return not rel or _under(local, rel).parent.is_dir()
 
 
 def _wanted(rel: str, skip: set[str]) -> bool:

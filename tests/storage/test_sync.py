@@ -102,3 +102,20 @@ def test_a_missing_bucket_is_one_line(s3_bucket, tmp_path):
     (tmp_path / "x.json").write_text("1")
     with pytest.raises(FinelabelError, match=r"^s3://no-such-bucket/run: .*AWS_ENDPOINT_URL"):
         publish(tmp_path, "s3://no-such-bucket/run")
+
+
+def test_a_folder_another_node_published_survives_this_copys_publish(s3_bucket, tmp_path):
+    """The driver never fetched fold 1's net (a task on another node trained it): publishing
+    the driver's copy keeps it, while a folder the driver replaced is mirrored exactly."""
+    uri = f"{s3_bucket}/run"
+    other, driver = tmp_path / "other-node", tmp_path / "driver"
+    _write(other / "siamese" / "fold-1" / "model" / "meta.json", b"{}")
+    publish(other / "siamese" / "fold-1" / "model", f"{uri}/siamese/fold-1/model")
+    _write(driver / "siamese" / "fold-0" / "model" / "meta.json", b"{}")
+    _write(driver / "items" / "part-old.parquet", b"old")
+    publish(driver, uri)
+    (driver / "items" / "part-old.parquet").unlink()  # replaced by a new prepare
+    _write(driver / "items" / "part-new.parquet", b"new")
+    publish(driver, uri)
+    assert _objects(uri) == {"siamese/fold-0/model/meta.json", "siamese/fold-1/model/meta.json",
+                             "items/part-new.parquet"}
