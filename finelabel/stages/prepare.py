@@ -39,6 +39,7 @@ from finelabel.run_folder import RunFolder, replacing
 from finelabel.stages.checks import check_dataset, dataset_root
 from finelabel.stages.prepare_batches import items_batch, tokenize_batch
 from finelabel.storage.datasets import write_parquet
+from finelabel.storage.mirror import SourceMirror
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,15 @@ def source_root(config: Config, folder: RunFolder) -> Path:
 
     write_synthetic_dataset(folder.source, config.data.synthetic, lang=config.data.lang,
                             images=config.data.image_source == "images", features=True)
+    folder.publish(folder.source)  # prepare's tasks on other nodes read it from the bucket
     return folder.source
+
+
+def source_mirror(folder: RunFolder, source: SourceData) -> SourceMirror | None:
+    """How tasks on other nodes reach a dataset inside a remote run folder (None: by path)."""
+    if folder.remote is None or not source.root.is_relative_to(folder.root):
+        return None
+    return SourceMirror(folder.location_of(source.root), str(source.root))
 
 
 def read_source(config: Config, folder: RunFolder, policy: ErrorPolicy) -> SourceData:
@@ -138,7 +147,7 @@ def image_pool(config: Config, resources: dict[str, float]) -> dict[str, Any]:
             "num_gpus": 1 if resources.get("GPU", 0) > 0 else 0}
 
 
-def extract_image_features(ds, config: Config):
+def extract_image_features(ds, config: Config, mirror: SourceMirror | None = None):
     """Run VGG-19 fc7 over every JPEG on an actor pool (one model load per actor)."""
     import ray
 
@@ -147,7 +156,7 @@ def extract_image_features(ds, config: Config):
     features = ds.map_batches(
         VGGFeatureExtractor,
         fn_constructor_kwargs={"weights": config.image.weights,
-                               "image_size": config.image.image_size},
+                               "image_size": config.image.image_size, "mirror": mirror},
         **image_pool(config, ray.cluster_resources()), batch_format="numpy",
     )
     # Keep the first error of a record: text errors come later, image errors are folded in.
@@ -227,13 +236,14 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
     if not from_matrix:
         table = attach_image_paths(source, table, policy)
     ds = ray.data.from_arrow(table)
+    mirror = source_mirror(folder, source)
     if not from_matrix:
-        ds = extract_image_features(ds, config)
+        ds = extract_image_features(ds, config, mirror)
     tokenizer = get_tokenizer(config.data.lang, stopwords=config.text.stopwords,
                               lemmatize=config.text.lemmatize)
     ds = ds.map_batches(tokenize_batch, batch_format="pandas",
-                        fn_kwargs={"tokenizer": tokenizer,
-                                   "layout_dir": str(source.layout_dir)}).materialize()
+                        fn_kwargs={"tokenizer": tokenizer, "layout_dir": str(source.layout_dir),
+                                   "mirror": mirror}).materialize()
     status_columns = ["rid", "label", "split", "error", "reason", "text_path", "image_path"]
     status_columns += [] if from_matrix else ["image_error", "image_reason"]
     status = ds.select_columns(status_columns).to_pandas().sort_values("rid")

@@ -18,6 +18,7 @@ from finelabel.data.layout.records import SKIP_HINT, PairRecord, listed_at
 from finelabel.data.layout.texts import read_text
 from finelabel.data.text.signals import count_vector
 from finelabel.errors import DataError
+from finelabel.storage.mirror import SourceMirror
 
 
 def record_of(row: Mapping) -> PairRecord:
@@ -37,12 +38,16 @@ def _tokenize_one(layout_dir: str, record: PairRecord, tokenizer: Callable[[str]
     return str(path), words
 
 
-def tokenize_batch(batch: pd.DataFrame, *, tokenizer, layout_dir: str) -> pd.DataFrame:
-    """Add ``text_path``, ``tokens``, ``error`` and ``reason`` columns."""
+def tokenize_batch(batch: pd.DataFrame, *, tokenizer, layout_dir: str,
+                   mirror: SourceMirror | None = None) -> pd.DataFrame:
+    """Add ``text_path``, ``tokens``, ``error`` and ``reason`` columns; with a ``mirror``, the
+    texts are read from this node's copy of the driver's ``layout_dir``."""
     paths, tokens, errors, reasons = [], [], [], []
+    layout = str(mirror.here(layout_dir)) if mirror else layout_dir
     for row in batch.to_dict("records"):
         try:
-            path, words = _tokenize_one(layout_dir, record_of(row), tokenizer)
+            path, words = _tokenize_one(layout, record_of(row), tokenizer)
+            path = mirror.there(path) if mirror else path
             error = reason = ""
         except DataError as exc:
             path, words, error, reason = "", [], str(exc), exc.reason

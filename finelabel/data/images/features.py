@@ -16,6 +16,7 @@ from torchvision import transforms
 from finelabel.data.images.vgg import FC7_DIM, load_vgg19_fc7
 from finelabel.data.layout.records import SKIP_HINT, PairRecord, listed_at
 from finelabel.errors import DataError
+from finelabel.storage.mirror import SourceMirror
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -64,7 +65,9 @@ class VGGFeatureExtractor:
     The model loads once per actor, on the GPU when there is one (unless ``device`` says).
     """
 
-    def __init__(self, weights: str, image_size: int = 224, device: str | None = None) -> None:
+    def __init__(self, weights: str, image_size: int = 224, device: str | None = None,
+                 mirror: SourceMirror | None = None) -> None:
+        self.mirror = mirror  # images in the driver's copy of the run folder: read ours
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = load_vgg19_fc7(weights).to(self.device).eval()
         self.transform = imagenet_transform(image_size)
@@ -76,7 +79,8 @@ class VGGFeatureExtractor:
         tensors, errors = [], []
         for i, path in enumerate(batch["image_path"]):
             try:
-                tensors.append(self.transform(read_image(str(path), where=_where(batch, i))))
+                local = self.mirror.here(path) if self.mirror else path
+                tensors.append(self.transform(read_image(str(local), where=_where(batch, i))))
                 errors.append(None)
             except DataError as error:
                 errors.append(error)
