@@ -119,3 +119,22 @@ def test_a_folder_another_node_published_survives_this_copys_publish(s3_bucket, 
     publish(driver, uri)
     assert _objects(uri) == {"siamese/fold-0/model/meta.json", "siamese/fold-1/model/meta.json",
                              "items/part-new.parquet"}
+
+
+def test_a_pipeline_whose_bucket_does_not_answer_stops_before_anything_starts(
+        monkeypatch, tmp_path, capsys):
+    from finelabel.cli import main
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("FINELABEL_CACHE", str(tmp_path / "cache"))
+    tracking = f"sqlite:///{tmp_path}/mlflow.db"
+    code = main(["pipeline", "--out", "s3://bucket/run", "--tracking-uri", tracking,
+                 "--set", "data.dataset=synthetic"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1
+    assert error[0].startswith("finelabel: error: s3://bucket/run: ")
+    assert "AWS_ENDPOINT_URL" in error[0]
+    assert not (tmp_path / "mlflow.db").exists()  # no MLflow run was opened
