@@ -9,6 +9,7 @@ put trials side by side with pipeline runs.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
@@ -102,9 +103,31 @@ class TrialRuns(Callback):
 
 
 def _error_tag(trial) -> str:
-    """The trial's error, one line (Tune keeps the whole traceback in the trial folder)."""
+    """The trial's error, one line (Tune keeps the whole traceback in the trial folder).
+
+    Tune writes the error into the driver's staging folder first and copies it to the trial's
+    storage later; with storage in a bucket, reading it back from there comes too early.
+    """
+    return error_summary(_local_error(trial) or _stored_error(trial)) or \
+        "the trial failed; see its folder"
+
+
+def _local_error(trial) -> object | None:
+    import cloudpickle
+
+    for path, load in ((trial.pickled_error_file, cloudpickle.load),
+                       (trial.error_file, lambda f: f.read().decode("utf-8", "replace"))):
+        if path and Path(path).is_file():
+            try:
+                with open(path, "rb") as f:
+                    return load(f)
+            except Exception:  # noqa: BLE001 - a partial file: try the next form
+                continue
+    return None
+
+
+def _stored_error(trial) -> object | None:
     try:
-        error = trial.get_pickled_error() or trial.get_error()
+        return trial.get_pickled_error() or trial.get_error()
     except Exception:  # noqa: BLE001 - the tag is a convenience; the folder has the rest
-        error = None
-    return error_summary(error) or "the trial failed; see its folder"
+        return None
