@@ -164,15 +164,33 @@ def _startup_timed_out(error: BaseException) -> bool:
 
 
 def unschedulable_message(job: TrainJob) -> str:
-    """What could not be scheduled, and what the cluster has free."""
+    """What could not be scheduled, how it was to be spread, and what each node has free."""
     import ray
 
     per_worker = scaling_config(job)._resources_per_worker_not_none
     free, total = ray.available_resources(), ray.cluster_resources()
     have = ", ".join(f"{free.get(k, 0):g} of {total.get(k, 0):g} {k}" for k in per_worker)
+    nodes = _free_per_node(per_worker)
     return (f"Ray could not place {job.train.num_workers} Train worker(s) of {per_worker} each "
-            f"({STARTUP_RETRIES + 1} tries); the cluster has {have} free. Lower "
-            "train.num_workers (for a search, max_concurrent_trials), or add nodes")
+            f"({job.train.placement_strategy}, {STARTUP_RETRIES + 1} tries); the cluster has "
+            f"{have} free{f' ({nodes})' if nodes else ''}. Lower train.num_workers (for a "
+            "search, max_concurrent_trials), or add nodes")
+
+
+def _free_per_node(keys) -> str:
+    """'node 1a2b3c: 0.9 CPU free, ...' for every alive node (what a spread group needs to
+    see); empty where Ray does not say."""
+    import ray
+
+    try:  # no public API gives a node's free resources without the dashboard
+        from ray._private.state import available_resources_per_node
+        free = available_resources_per_node()
+    except Exception:  # noqa: BLE001 - a private API: the message just says less
+        return ""
+    alive = [node["NodeID"] for node in ray.nodes() if node.get("Alive")]
+    return "; ".join(
+        f"node {node[:6]}: " + ", ".join(f"{free.get(node, {}).get(k, 0):g} {k}" for k in keys)
+        for node in alive)
 
 
 def _first_line(error: BaseException) -> str:

@@ -101,8 +101,8 @@ def cluster(s3_env: dict, tmp_path: Path) -> Iterator[dict]:
             stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT,
             start_new_session=True))
         _wait_for_nodes(env, gcs, 2)
-        yield {"env": env, "dashboard": f"http://127.0.0.1:{dashboard}", "tmp": tmp_path,
-               "caches": caches}
+        yield {"env": env, "dashboard": f"http://127.0.0.1:{dashboard}", "gcs": gcs,
+               "tmp": tmp_path, "caches": caches}
     finally:
         for node in reversed(nodes):
             _stop(node)
@@ -127,6 +127,15 @@ def _submit(cluster: dict, submission_id: str, script: str, *args: str,
                             text=True, timeout=60)
     assert f"job '{submission_id}' succeeded" in (status.stdout + status.stderr).lower()
     return log
+
+
+def _explain(cluster: dict, states: list) -> str:
+    """The trials' states and whole errors, with the cluster as Ray sees it now (pytest would
+    cut the errors short in a repr)."""
+    status = subprocess.run([RAY, "status", "-v", "--address", cluster["gcs"]],
+                            env=cluster["env"], capture_output=True, text=True, timeout=120)
+    lines = [f"{state}: {error}" for state, error in states]
+    return "\n".join([*lines, "ray status -v:", status.stdout[-3000:], status.stderr[-1000:]])
 
 
 def _train_worker_nodes(cluster: dict, job_id: str) -> set[str]:
@@ -158,7 +167,11 @@ def test_pipeline_and_search_run_on_two_nodes_sharing_no_disk(cluster: dict, tra
     out = f"{s3_bucket}/runs/two-nodes"
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
                             text=True, check=True).stdout.strip()
-    env_vars = {"MLFLOW_TRACKING_URI": tracking["uri"], "FINELABEL_GIT_COMMIT": commit}
+    # Ray Train waits 60 s for a worker group's placement by default, and we try 3 times: on the
+    # loaded 2-core CI machine the second trial was once not placed in 3 x 60 s (why is not
+    # known yet: a failure now prints what every node had free).
+    env_vars = {"MLFLOW_TRACKING_URI": tracking["uri"], "FINELABEL_GIT_COMMIT": commit,
+                "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "150"}
     overrides = ["data.synthetic.train_per_category=40", "data.synthetic.test_per_category=10",
                  "siamese.epochs=1", "train.epochs=2", "pairs.n_pairs=1000",
                  "pairs.siamese_pairs=1000", "model.embed_dim=64", "train.num_workers=1",
@@ -194,7 +207,7 @@ def test_pipeline_and_search_run_on_two_nodes_sharing_no_disk(cluster: dict, tra
     assert parent.info.status == "FINISHED" and parent.data.tags["git_commit"] == commit
     trials = find_child_runs(tracking["uri"], search["mlflow"]["run_id"])
     states = [(t.info.status, t.data.tags.get("error")) for t in trials]
-    assert [status for status, _ in states] == ["FINISHED"] * 2, (states, search["trials"])
+    assert [status for status, _ in states] == ["FINISHED"] * 2, _explain(cluster, states)
     assert "best_model" in {a.path for a in client.list_artifacts(search["mlflow"]["run_id"])}
     for run in [parent, *trials]:
         logged = json.dumps({**run.data.params, **run.data.tags})

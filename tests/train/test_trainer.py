@@ -38,7 +38,8 @@ def test_a_worker_group_that_cannot_be_placed_fails_with_what_is_free(paired, tm
     monkeypatch.setenv("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "3")
     job = _job(paired, tmp_path / "model", "train.num_workers=6", "train.epochs=1")
     with pytest.raises(FinelabelError, match=r"could not place 6 Train worker\(s\) of "
-                                             r"\{'CPU': 1\} each .* CPU free"):
+                                             r"\{'CPU': 1\} each \(PACK, 3 tries\); .* CPU free "
+                                             r"\(node \w{6}: [\d.]+ CPU\)"):
         fit(job, paired.pairs("train"), storage_path=tmp_path / "ray", run_name="too-big")
 
 
