@@ -97,3 +97,23 @@ def test_a_pipeline_on_s3_keeps_everything_in_the_bucket_and_resumes_from_it(
         assert secret not in logged
     assert secret not in first.stdout + first.stderr + second.stdout + second.stderr
 
+    # A search on the bucket's run folder, then the same search by name from a third empty
+    # cache: Tune restores it from the bucket, nothing runs again, no run is duplicated.
+    space = tmp_path / "space.yaml"
+    space.write_text("space:\n  loss.beta: {grid_search: [0.3]}\nnum_samples: 1\n"
+                     "grace_period: 0\n", encoding="utf-8")
+    search = ("--space", str(space), "--name", "s3", "--set", "train.epochs=1",
+              "--set", "train.num_workers=1")
+    tuned = _finelabel("tune", out, tracking, tmp_path / "cache-c", *search)
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    summary = json.loads(_read(f"{out}/tune/s3/results.json"))
+    assert [t["status"] for t in summary["trials"]] == ["DONE"]
+    assert "tune/s3/search.json" in _objects(out)
+    again = _finelabel("tune", out, tracking, tmp_path / "cache-d", *search)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(_read(f"{out}/tune/s3/results.json"))["trials"] == summary["trials"]
+    searches = client.search_runs(client.search_experiments()[0].experiment_id,
+                                  "tags.`finelabel.stage` = 'tune'")
+    assert [r.info.run_id for r in searches] == [summary["mlflow"]["run_id"]]
+    assert searches[0].info.status == "FINISHED"
+    assert len(find_child_runs(tracking, summary["mlflow"]["run_id"])) == 1
