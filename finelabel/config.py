@@ -226,6 +226,9 @@ class TrainConfig:
     pairing: str = "sampled"
     #: Stop after this many epochs without a better validation score (0: run every epoch).
     patience: int = 0
+    #: DDP: send the big linear layers' gradient factors instead of their gradients (exact,
+    #: several times fewer bytes; see ``train.shared_factors``).
+    share_factors: bool = True
 
     #: The section's name in messages (the siamese section shares these checks).
     SECTION = "train"

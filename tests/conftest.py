@@ -115,3 +115,18 @@ def s3_bucket(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("FINELABEL_CACHE", str(tmp_path / "cache"))
     name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
     return make_bucket(s3_env, name)
+
+
+def paired_copy(prepared: Path, folder: Path, *, n_pairs: int, siamese_pairs: int):
+    """A run folder at ``folder``: a copy of ``prepared`` with its pairs made."""
+    import shutil
+
+    from finelabel.config import load_config
+    from finelabel.run_folder import RunFolder
+    from finelabel.stages.pairs import make_pairs
+
+    run = RunFolder.at(folder)
+    shutil.copytree(prepared, run.root)
+    make_pairs(load_config(None, [f"pairs.n_pairs={n_pairs}",
+                                  f"pairs.siamese_pairs={siamese_pairs}"]), run.root)
+    return run

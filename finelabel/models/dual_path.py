@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import Tensor, nn
 
 from finelabel.typing import ImageFeatures, TextSignals
+
+#: This worker's rows (b, d) -> the global batch's rows (B, d) (see ``train.across_workers``).
+Gather = Callable[[Tensor], Tensor]
 
 
 @dataclass
@@ -51,11 +55,17 @@ class DualPathModel(nn.Module):
         return classifier(embedding)
 
     def forward(self, text: TextSignals, image: ImageFeatures, *, all_pairs: bool = False,
-                with_logits: bool = False) -> Tensor | ModelOutput:
+                with_logits: bool = False, gather: Gather | None = None) -> Tensor | ModelOutput:
         """Score text (B, N) with image (B, D): row-aligned pairs -> (B,), or every text with
-        every image (``all_pairs``) -> (B, B); with the logits of both sides if asked."""
+        every image (``all_pairs``) -> (B, B); with the logits of both sides if asked.
+
+        ``gather`` (all pairs only) turns this worker's embeddings into the global batch's, so
+        that the scores cover every worker's pairs; the logits stay this worker's."""
         u, v = self.encode_text(text), self.encode_image(image)
-        scores = self.head.pair_matrix(u, v) if all_pairs else self.head(u, v)
+        if all_pairs:
+            scores = self.head.pair_matrix(*((u, v) if gather is None else (gather(u), gather(v))))
+        else:
+            scores = self.head(u, v)
         if not with_logits:
             return scores
         return ModelOutput(scores, self.logits(u), self.logits(v))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from finelabel.models.dual_path import Gather
 from finelabel.models.score_head import ScoreHead
 from finelabel.models.text_encoder import TextGCNEncoder
 from finelabel.typing import TextSignals
@@ -30,11 +31,15 @@ class SiameseTextModel(nn.Module):
         return self.head(ua, ub)
 
     def forward(self, xa: TextSignals, xb: TextSignals, *, all_pairs: bool = False,
-                with_logits: bool = False) -> Tensor:
-        """Score text pairs xa (B, N), xb (B, N) -> (B,), or every a with every b -> (B, B)."""
+                with_logits: bool = False, gather: Gather | None = None) -> Tensor:
+        """Score text pairs xa (B, N), xb (B, N) -> (B,), or every a with every b -> (B, B);
+        ``gather``: as :meth:`DualPathModel.forward`'s."""
         if with_logits:
             raise ValueError("the siamese net has no classifier (it trains with beta = 0 and "
                              "no label-space term)")
         both = self.encoder(torch.cat([xa, xb]))  # (2B, d): one pass through the encoder
         ua, ub = both.split(xa.shape[0])
-        return self.head.pair_matrix(ua, ub) if all_pairs else self.head(ua, ub)
+        if not all_pairs:
+            return self.head(ua, ub)
+        return self.head.pair_matrix(ua, ub) if gather is None else \
+            self.head.pair_matrix(gather(ua), gather(ub))

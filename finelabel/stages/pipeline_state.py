@@ -34,8 +34,9 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "train": ("model", "loss", "train"),
     "evaluate": ("eval",),
 }
-#: How many workers ran or may fail changes nothing a stage writes.
-NOT_OUTPUTS = ("num_workers", "max_failures", "use_gpu", "placement_strategy")
+#: How many workers ran, or may fail, or how they shared gradients, changes nothing a stage
+#: writes (and a key added here keeps the fingerprints of older run folders).
+NOT_OUTPUTS = ("num_workers", "max_failures", "use_gpu", "placement_strategy", "share_factors")
 #: A Ray Train run continues from its checkpoints only under the same identity; its budget
 #: (epochs, patience) may grow.
 NOT_IDENTITY = NOT_OUTPUTS + ("epochs", "patience")

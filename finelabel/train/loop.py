@@ -23,9 +23,11 @@ from finelabel.storage import fetch, is_remote, publish
 from finelabel.tracking import Tracker
 from finelabel.tracking.funnel import HistorySink, MetricsFunnel, MlflowSink, PrintSink
 from finelabel.tracking.outage import fail_fast_on_lost_servers
+from finelabel.train.across_workers import gather_ids
 from finelabel.train.checkpoint import MODEL_FILE, load_state, load_weights, save_checkpoint, unwrap
 from finelabel.train.hardness import InBatchHardness
 from finelabel.train.job import TrainJob, history_location
+from finelabel.train.shared_factors import broadcast_parameters, check_in_sync, share_factors
 from finelabel.train.steps import PairBatch, train_epoch
 from finelabel.train.tasks import Task
 
@@ -102,8 +104,11 @@ def batches(pairs: dict[str, np.ndarray], data: PreparedData, task: Task, job: T
     for start in range(0, count, per_worker):
         rows = order[start:start + per_worker]
         if job.train.pairing == "in_batch":
-            if len(rows) >= 2:  # a lone item has no negative
-                yield task.item_batch(pairs["item_id"][rows], data, hardness)
+            ids = pairs["item_id"][rows]
+            # Every worker's items form one batch (each worker's shard holds as many rows).
+            across = gather_ids(ids) if world_size > 1 else None
+            if len(ids if across is None else across[0]) >= 2:  # a lone item has no negative
+                yield task.item_batch(ids, data, hardness, across=across)
         else:
             yield task.batch({name: column[rows] for name, column in pairs.items()}, data)
 
@@ -175,7 +180,13 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     torch.manual_seed(job.train.seed)  # the same initial weights on every rank and every run
     data = PreparedData.load(job.prepared_dir)
-    model = ray.train.torch.prepare_model(task.build_model(job.model, data, loss.label_weight))
+    model = task.build_model(job.model, data, loss.label_weight)
+    # a sampled batch's rows on each side, or twice that through the siamese net's one encoder
+    shared = share_factors(model, 2 * job.train.batch_size) \
+        if world > 1 and job.train.share_factors else []
+    model = ray.train.torch.prepare_model(model)
+    if shared:
+        broadcast_parameters(unwrap(model), shared)
     device = ray.train.torch.get_device()
     # Fused Adam: one kernel over all parameters, ~0.63 of the FLOP bound vs 0.39 for the loop.
     optimizer = torch.optim.Adam(model.parameters(), lr=job.train.lr,
@@ -192,6 +203,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         metrics = {"epoch": epoch + 1, "resumed_from": start, "lr": optimizer.param_groups[0]["lr"],
                    **stats}
         scheduler.step()
+        check_in_sync(unwrap(model), shared)
         if rank != 0:
             reporter.report(metrics, epoch + 1, None)
         else:

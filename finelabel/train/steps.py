@@ -19,6 +19,7 @@ from torch.nn.functional import cross_entropy
 
 from finelabel.config import LossConfig
 from finelabel.losses import global_loss
+from finelabel.train.across_workers import Span
 
 
 @dataclass
@@ -26,7 +27,9 @@ class PairBatch:
     """left (B, N) text signals; right (B, N) texts (siamese) or (B, D) images (dual).
 
     Row-aligned pairs (left[i], right[i]), or with ``all_pairs`` every (left[i], right[j]):
-    then ``positive`` and ``hardness`` are (B, B).
+    then ``positive`` and ``hardness`` are (B, B). With a ``span`` the pairs are those of the
+    global batch of every DDP worker: ``left``/``right`` hold this worker's rows only, while
+    ``positive`` and ``hardness`` cover the whole global batch (see :mod:`across_workers`).
     """
 
     left: Tensor
@@ -36,6 +39,7 @@ class PairBatch:
     left_labels: Tensor | None = None  # (B,) categories, for the label-space term
     right_labels: Tensor | None = None
     all_pairs: bool = False
+    span: Span | None = None
 
     def to(self, device: torch.device | None) -> PairBatch:
         if device is None:
@@ -49,21 +53,33 @@ class PairBatch:
         return self.positive.numel()
 
 
-def batch_loss(model: nn.Module, batch: PairBatch, loss: LossConfig, *, beta: float) -> Tensor:
-    """The global loss of the batch's (shifted) scores, plus the label-space term if weighted.
+def batch_loss(model: nn.Module, batch: PairBatch, loss: LossConfig, *,
+               beta: float) -> tuple[Tensor, Tensor]:
+    """(objective to back-propagate, the batch's loss) for the batch's (shifted) scores: the
+    global loss plus the label-space term if weighted.
 
+    The two differ only for a batch spanning workers: each worker's label-space term covers its
+    own rows, and the batch's loss is their mean over the workers (:mod:`across_workers`).
     Everything goes through one ``model(...)`` call, as DDP needs for its gradient hooks.
     """
     with_logits = loss.label_weight > 0
-    out = model(batch.left, batch.right, all_pairs=batch.all_pairs, with_logits=with_logits)
+    span = batch.span
+    extra = {} if span is None else {"gather": span.gather_rows}
+    out = model(batch.left, batch.right, all_pairs=batch.all_pairs, with_logits=with_logits,
+                **extra)
     scores = out.scores if with_logits else out
     hardness = None if batch.hardness is None else batch.hardness.reshape(-1)
-    value = global_loss(scores.reshape(-1), batch.positive.reshape(-1), hardness, beta=beta,
-                        lam=loss.lam, margin=loss.margin, centre=loss.centre_labels)
-    if with_logits:
-        value = value + loss.label_weight * (cross_entropy(out.text_logits, batch.left_labels)
-                                             + cross_entropy(out.image_logits, batch.right_labels))
-    return value
+    pair_loss = global_loss(scores.reshape(-1), batch.positive.reshape(-1), hardness, beta=beta,
+                            lam=loss.lam, margin=loss.margin, centre=loss.centre_labels)
+    label_loss = scores.new_zeros(())
+    if with_logits:  # per item: each worker's mean over its rows, averaged by DDP
+        label_loss = loss.label_weight * (cross_entropy(out.text_logits, batch.left_labels)
+                                          + cross_entropy(out.image_logits, batch.right_labels))
+    objective = pair_loss + label_loss
+    if span is None or not with_logits:
+        return objective, objective.detach()
+    # label_loss is a mean over this worker's rows; the batch's is the workers' mean of those
+    return objective, pair_loss.detach() + span.mean(label_loss)
 
 
 def train_epoch(model: nn.Module, batches: Iterable[PairBatch], optimizer: torch.optim.Optimizer,
@@ -74,11 +90,11 @@ def train_epoch(model: nn.Module, batches: Iterable[PairBatch], optimizer: torch
     total, pairs, started = 0.0, 0, time.perf_counter()
     for batch in batches:
         batch = batch.to(device)
-        value = batch_loss(model, batch, loss, beta=beta)
+        objective, value = batch_loss(model, batch, loss, beta=beta)
         optimizer.zero_grad(set_to_none=True)
-        value.backward()
+        objective.backward()
         optimizer.step()
-        total += float(value.detach()) * batch.num_pairs
+        total += float(value) * batch.num_pairs
         pairs += batch.num_pairs
     seconds = time.perf_counter() - started
     return {"train_loss": total / max(pairs, 1), "train_pairs": float(pairs),

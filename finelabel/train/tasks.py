@@ -21,6 +21,7 @@ from finelabel.data.prepared import PreparedData
 from finelabel.evaluation import siamese_map, split_map
 from finelabel.models import create_model
 from finelabel.resolver import resolve
+from finelabel.train.across_workers import Span
 from finelabel.train.hardness import InBatchHardness
 from finelabel.train.steps import PairBatch
 
@@ -53,17 +54,22 @@ class Task:
                          _labels(data, left), _labels(data, right))
 
     def item_batch(self, ids: np.ndarray, data: PreparedData,
-                   hardness: InBatchHardness | None = None) -> PairBatch:
+                   hardness: InBatchHardness | None = None, *,
+                   across: tuple[np.ndarray, Span] | None = None) -> PairBatch:
         """Every (text i, right item j) pair of a batch of items ``ids`` (B,), positive when
-        their categories agree: B * B pairs from B texts and B right items."""
-        labels = data.labels[ids]
-        positive = labels[:, None] == labels[None, :]  # (B, B)
+        their categories agree: B * B pairs from B texts and B right items.
+
+        ``across`` = (every worker's ids in rank order, how they are cut): the pairs are then
+        those of that global batch, of which this worker embeds ``ids``."""
+        every, span = (ids, None) if across is None else across
+        labels = data.labels[every]
+        positive = labels[:, None] == labels[None, :]  # (B, B) over the global batch
         labels_tensor = _labels(data, ids)
         return PairBatch(data.texts(ids), self.right_items(data, ids),
                          torch.from_numpy(positive),
                          None if hardness is None
-                         else torch.from_numpy(hardness.matrix(ids, ids, positive)),
-                         labels_tensor, labels_tensor, all_pairs=True)
+                         else torch.from_numpy(hardness.matrix(every, every, positive)),
+                         labels_tensor, labels_tensor, all_pairs=True, span=span)
 
     def validate(self, model: nn.Module, data: PreparedData,
                  device: torch.device | None = None) -> dict[str, float]:

@@ -3,7 +3,6 @@ come from the nets that held one of its texts out."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +16,13 @@ from finelabel.run_folder import RunFolder
 from finelabel.train.hardness import load_similarity
 from finelabel.train.job import TrainJob
 from finelabel.train.trainer import training_dataset
-from tests.conftest import SMALL_SYNTHETIC
+from tests.conftest import SMALL_SYNTHETIC, paired_copy
 
 
 @pytest.fixture(scope="module")
 def paired(prepared_synthetic: Path, tmp_path_factory) -> RunFolder:
-    from finelabel.stages.pairs import make_pairs
-
-    folder = RunFolder.at(tmp_path_factory.mktemp("folds") / "run")
-    shutil.copytree(prepared_synthetic, folder.root)
-    make_pairs(load_config(None, ["pairs.n_pairs=600", "pairs.siamese_pairs=600"]), folder.root)
-    return folder
+    return paired_copy(prepared_synthetic, tmp_path_factory.mktemp("folds") / "run",
+                       n_pairs=600, siamese_pairs=600)
 
 
 @pytest.mark.parametrize("pairing", ["in_batch", "sampled"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,10 @@ import pytest
 from finelabel.config import load_config
 from finelabel.errors import FinelabelError
 from finelabel.run_folder import RunFolder
-from finelabel.stages.pairs import make_pairs
 from finelabel.train.job import TrainJob
 from finelabel.train.trainer import fit
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
-
-
-@pytest.fixture(scope="module")
-def paired(prepared_synthetic: Path, tmp_path_factory) -> RunFolder:
-    folder = RunFolder.at(tmp_path_factory.mktemp("paired") / "run")
-    shutil.copytree(prepared_synthetic, folder.root)
-    make_pairs(load_config(None, ["pairs.n_pairs=2000", "pairs.siamese_pairs=200"]), folder.root)
-    return folder
 
 
 def _job(folder: RunFolder, model_dir: Path, *overrides: str) -> TrainJob:
