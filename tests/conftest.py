@@ -101,6 +101,33 @@ def s3_env() -> dict[str, str]:
         yield env
 
 
+@pytest.fixture(scope="session")
+def gcs_env() -> dict[str, str]:
+    """The environment that reaches the session's GCS emulator, on 127.0.0.1."""
+    from tests.object_store import gcs_server
+
+    with gcs_server() as env:
+        yield env
+
+
+@pytest.fixture(params=["s3", "gs"])
+def bucket(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket on each kind of object store (S3, GCS), this process pointing at it."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3_bucket")
+    import re
+
+    from tests.object_store import make_gcs_bucket
+
+    env = request.getfixturevalue("gcs_env")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    tmp_path = request.getfixturevalue("tmp_path")
+    monkeypatch.setenv("FINELABEL_CACHE", str(tmp_path / "cache"))
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
+    return make_gcs_bucket(env, name)
+
+
 @pytest.fixture()
 def s3_bucket(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
               tmp_path: Path, request: pytest.FixtureRequest) -> str:

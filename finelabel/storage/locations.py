@@ -65,6 +65,8 @@ def filesystem(location: str):
 
     S3 gets its endpoint from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` (pyarrow reads
     neither), so an S3-compatible server (MinIO, Ceph, moto) works as boto3 and the AWS CLI do.
+    GCS uses Google's default credentials, or the emulator ``STORAGE_EMULATOR_HOST`` names (as
+    Google's own clients do).
     """
     from pyarrow import fs
 
@@ -78,10 +80,24 @@ def filesystem(location: str):
         s3 = fs.S3FileSystem(**options, **S3_PATIENCE,
                              retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=S3_TRIES))
         return s3, f"{parts.netloc}{parts.path}".rstrip("/")
+    if parts.scheme in ("gs", "gcs") and os.environ.get("STORAGE_EMULATOR_HOST"):
+        return _gcs_emulator(os.environ["STORAGE_EMULATOR_HOST"]), \
+            f"{parts.netloc}{parts.path}".rstrip("/")
     try:
         return fs.FileSystem.from_uri(location)
     except (ValueError, OSError) as error:
         raise FinelabelError(f"{location}: not a storage URI pyarrow can open ({error})") from error
+
+
+def _gcs_emulator(host: str):
+    """A GCS emulator's filesystem: ``host`` is ``http://127.0.0.1:4443`` or ``host:port``."""
+    from datetime import timedelta
+
+    from pyarrow import fs
+
+    parts = urlsplit(host if "://" in host else f"http://{host}")
+    return fs.GcsFileSystem(endpoint_override=parts.netloc, scheme=parts.scheme, anonymous=True,
+                            retry_time_limit=timedelta(seconds=S3_PATIENCE["request_timeout"]))
 
 
 def ray_storage(location: str | Path) -> tuple[object | None, str]:

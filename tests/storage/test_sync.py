@@ -1,4 +1,5 @@
-"""Mirroring a run folder between a real S3 server (moto, on 127.0.0.1) and local copies."""
+"""Mirroring a run folder between real object stores (S3: moto; GCS: an emulator; both on
+127.0.0.1) and local copies."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def test_a_folder_published_then_fetched_elsewhere_is_identical_and_copied_once(
-        s3_bucket, tmp_path):
-    here, there, uri = tmp_path / "here", tmp_path / "there", f"{s3_bucket}/run"
+        bucket, tmp_path):
+    here, there, uri = tmp_path / "here", tmp_path / "there", f"{bucket}/run"
     _write(here / "manifest.json", b'{"a": 1}')
     _write(here / "items" / "part-0.parquet", os.urandom(3 << 20))  # several MB
     _write(here / "dual" / "model" / "meta.json", b"{}")
@@ -43,8 +44,8 @@ def test_a_folder_published_then_fetched_elsewhere_is_identical_and_copied_once(
     assert publish(here, uri).files == 0 and fetch(uri, there).files == 0  # nothing changed
 
 
-def test_changes_and_removals_travel_and_partial_files_never_do(s3_bucket, tmp_path):
-    here, there, uri = tmp_path / "here", tmp_path / "there", f"{s3_bucket}/run"
+def test_changes_and_removals_travel_and_partial_files_never_do(bucket, tmp_path):
+    here, there, uri = tmp_path / "here", tmp_path / "there", f"{bucket}/run"
     _write(here / "a.json", b"1111")
     _write(here / "gone.json", b"x")
     publish(here, uri)
@@ -62,8 +63,8 @@ def test_changes_and_removals_travel_and_partial_files_never_do(s3_bucket, tmp_p
     assert _tree(there) == {"a.json": b"2222", "b.json": b"new"}
 
 
-def test_folders_ray_writes_to_the_bucket_are_left_alone_on_both_sides(s3_bucket, tmp_path):
-    uri = f"{s3_bucket}/run"
+def test_folders_ray_writes_to_the_bucket_are_left_alone_on_both_sides(bucket, tmp_path):
+    uri = f"{bucket}/run"
     fs, root = filesystem(uri)
     with fs.open_output_stream(f"{root}/ray_results/dual/checkpoint_000001/model.pt") as out:
         out.write(b"weights")
@@ -74,8 +75,8 @@ def test_folders_ray_writes_to_the_bucket_are_left_alone_on_both_sides(s3_bucket
     assert _objects(uri) == {"ray_results/dual/checkpoint_000001/model.pt", "results.json"}
 
 
-def test_a_remote_run_folder_is_fetched_on_create_and_publishes_single_files(s3_bucket):
-    uri = f"{s3_bucket}/run"
+def test_a_remote_run_folder_is_fetched_on_create_and_publishes_single_files(bucket):
+    uri = f"{bucket}/run"
     writer = RunFolder.at(uri).create()
     write_json(writer.manifest, {"counts": {"train": 3}})
     writer.publish(writer.manifest)
@@ -104,10 +105,10 @@ def test_a_missing_bucket_is_one_line(s3_bucket, tmp_path):
         publish(tmp_path, "s3://no-such-bucket/run")
 
 
-def test_a_folder_another_node_published_survives_this_copys_publish(s3_bucket, tmp_path):
+def test_a_folder_another_node_published_survives_this_copys_publish(bucket, tmp_path):
     """The driver never fetched fold 1's net (a task on another node trained it): publishing
     the driver's copy keeps it, while a folder the driver replaced is mirrored exactly."""
-    uri = f"{s3_bucket}/run"
+    uri = f"{bucket}/run"
     other, driver = tmp_path / "other-node", tmp_path / "driver"
     _write(other / "siamese" / "fold-1" / "model" / "meta.json", b"{}")
     publish(other / "siamese" / "fold-1" / "model", f"{uri}/siamese/fold-1/model")
