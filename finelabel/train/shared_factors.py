@@ -46,7 +46,7 @@ class _FactoredMatmul(torch.autograd.Function):
         span = Span.of(both.shape[0])
         every_x, every_grad = span.all_rows(both).split([flat_x.shape[1], flat_grad.shape[1]],
                                                         dim=1)
-        weight_grad = every_grad.T @ every_x / span.size
+        weight_grad = (every_grad / span.size).T @ every_x  # scaling the small factor
         return grad @ weight, weight_grad
 
 
