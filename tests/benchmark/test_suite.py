@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pytest
 
@@ -42,8 +43,13 @@ def test_quick_benchmark_writes_every_figure(quick):
     runs = result["training"]
     assert [runs[t]["workers"] for t in ("plain", "ray_1w", "ray_2w")] == [0, 1, 2]
     assert all(run["epochs"] == Plan.quick().throughput_epochs for run in runs.values())
-    assert figures["ddp_2w_vs_1w"] == pytest.approx(
+    assert figures["ray_train_2w_vs_1w_synthetic"] == pytest.approx(
         runs["ray_1w"]["epoch_s"] / runs["ray_2w"]["epoch_s"])  # > 1: two workers are faster
+    ddp = result["ddp_step"]
+    assert figures["ddp_2w_vs_1w"] == pytest.approx(ddp["step_s"]["one"] / ddp["step_s"]["factors"])
+    assert figures["ddp_2w_vs_1w_plain_allreduce"] == pytest.approx(
+        ddp["step_s"]["one"] / ddp["step_s"]["plain"])
+    assert ddp["all_reduce_s"] > 0 and ddp["shape"] == asdict(Plan.quick().step)
     assert figures["ray_train_1w_vs_plain"] == pytest.approx(
         runs["plain"]["epoch_s"] / runs["ray_1w"]["epoch_s"])
     assert figures["prepare_200k_s"] is None  # the large size is not part of --quick
