@@ -39,7 +39,7 @@ class _FactoredMatmul(torch.autograd.Function):
         return x @ weight.T
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor]:
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor]:
         x, weight = ctx.saved_tensors
         flat_x, flat_grad = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
         both = torch.cat([flat_x, flat_grad], dim=1)  # one gather for both factors
@@ -47,7 +47,8 @@ class _FactoredMatmul(torch.autograd.Function):
         every_x, every_grad = span.all_rows(both).split([flat_x.shape[1], flat_grad.shape[1]],
                                                         dim=1)
         weight_grad = (every_grad / span.size).T @ every_x  # scaling the small factor
-        return grad @ weight, weight_grad
+        # image features need no gradient: skip that product, as nn.Linear's backward does
+        return (grad @ weight if ctx.needs_input_grad[0] else None), weight_grad
 
 
 def worth_factoring(layer: nn.Linear, rows: int) -> bool:
