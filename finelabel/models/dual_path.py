@@ -62,10 +62,12 @@ class DualPathModel(nn.Module):
         ``gather`` (all pairs only) turns this worker's embeddings into the global batch's, so
         that the scores cover every worker's pairs; the logits stay this worker's."""
         u, v = self.encode_text(text), self.encode_image(image)
-        if all_pairs:
-            scores = self.head.pair_matrix(*((u, v) if gather is None else (gather(u), gather(v))))
-        else:
+        if not all_pairs:
             scores = self.head(u, v)
+        elif gather is None:
+            scores = self.head.pair_matrix(u, v)
+        else:
+            scores = self.head.pair_matrix(gather(u), gather(v))
         if not with_logits:
             return scores
         return ModelOutput(scores, self.logits(u), self.logits(v))

@@ -41,5 +41,6 @@ class SiameseTextModel(nn.Module):
         ua, ub = both.split(xa.shape[0])
         if not all_pairs:
             return self.head(ua, ub)
-        return self.head.pair_matrix(ua, ub) if gather is None else \
-            self.head.pair_matrix(gather(ua), gather(ub))
+        if gather is not None:
+            ua, ub = gather(ua), gather(ub)
+        return self.head.pair_matrix(ua, ub)

@@ -71,6 +71,7 @@ def filesystem(location: str):
     from pyarrow import fs
 
     parts = urlsplit(location)
+    inside = f"{parts.netloc}{parts.path}".rstrip("/")  # bucket/key, as pyarrow names it
     if parts.scheme == "s3":
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -79,10 +80,9 @@ def filesystem(location: str):
             options["region"] = region
         s3 = fs.S3FileSystem(**options, **S3_PATIENCE,
                              retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=S3_TRIES))
-        return s3, f"{parts.netloc}{parts.path}".rstrip("/")
+        return s3, inside
     if parts.scheme in ("gs", "gcs") and os.environ.get("STORAGE_EMULATOR_HOST"):
-        return _gcs_emulator(os.environ["STORAGE_EMULATOR_HOST"]), \
-            f"{parts.netloc}{parts.path}".rstrip("/")
+        return _gcs_emulator(os.environ["STORAGE_EMULATOR_HOST"]), inside
     try:
         return fs.FileSystem.from_uri(location)
     except (ValueError, OSError) as error:

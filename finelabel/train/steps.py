@@ -64,9 +64,8 @@ def batch_loss(model: nn.Module, batch: PairBatch, loss: LossConfig, *,
     """
     with_logits = loss.label_weight > 0
     span = batch.span
-    extra = {} if span is None else {"gather": span.gather_rows}
     out = model(batch.left, batch.right, all_pairs=batch.all_pairs, with_logits=with_logits,
-                **extra)
+                gather=None if span is None else span.gather_rows)
     scores = out.scores if with_logits else out
     hardness = None if batch.hardness is None else batch.hardness.reshape(-1)
     pair_loss = global_loss(scores.reshape(-1), batch.positive.reshape(-1), hardness, beta=beta,
