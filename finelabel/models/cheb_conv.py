@@ -12,6 +12,7 @@ import warnings
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 with warnings.catch_warnings():  # torch-geometric 2.8 calls the deprecated torch.jit.script
     warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated",
@@ -80,49 +81,70 @@ def _same_csr(a: Tensor, b: Tensor) -> bool:
             and torch.equal(a.values(), b.values()))
 
 
-class _ChebyshevBasis(torch.autograd.Function):
-    """Z[k] = T_k(L~) x for k < K, for channel-major signals x (C, N, B) -> Z (K, C, N, B).
+class _ChebyshevFilter(torch.autograd.Function):
+    """y = sum_k W_k T_k(L~) x for channel-major signals x (C, N, B) -> y (F_out, N * B).
 
-    One autograd node for the whole recursion: the forward writes every term straight into Z
-    (no stacking copy) and saves no activations; the backward runs the adjoint recursion
-    A_k = G_k + 2 L~^T A_{k+1} - A_{k+2} with a precomputed L~^T (torch's own CSR backward would
-    rebuild the transpose on every call, 8x the forward's time).
+    One autograd node for the recursion and the mixing: the forward writes every term
+    T_k(L~) x straight into one basis Z (K, C, N, B) and mixes all K * C rows into F_out
+    channels in one product; the backward forms each weight's gradient as a tensor of its own
+    (as DDP's buckets expect) and writes Z's gradient in one product too, then runs the
+    adjoint recursion A_k = G_k + 2 L~^T A_{k+1} - A_{k+2} with a precomputed L~^T (torch's
+    own CSR backward would rebuild the transpose on every call, 8x the forward's time).
+    Indexing Z term by term outside would cost a zero-filled, Z-sized gradient per term.
     """
 
     @staticmethod
-    def forward(ctx, matrix: Tensor, transposed: Tensor, x: Tensor, order: int) -> Tensor:
-        ctx.transposed = transposed
-        basis = x.new_empty((order, *x.shape))  # (K, C, N, B)
+    def forward(ctx, matrix: Tensor, transposed: Tensor, x: Tensor,  # type: ignore[override]
+                *weights: Tensor) -> Tensor:
+        order, (channels, nodes, batch) = len(weights), x.shape
+        basis = x.new_empty((order, channels, nodes, batch))
         basis[0].copy_(x)
-        for channel in range(x.shape[0]):
+        for channel in range(channels):
             terms = basis[:, channel]  # (K, N, B), each term a contiguous (N, B) matrix
             if order > 1:
                 torch.mm(matrix, terms[0], out=terms[1])
             for k in range(2, order):
                 torch.addmm(terms[k - 2], matrix, terms[k - 1], beta=-1.0, alpha=2.0,
                             out=terms[k])
-        return basis
+        mixing = torch.cat(weights, dim=1) if order > 1 else weights[0]  # (F_out, K * C)
+        ctx.save_for_backward(basis, mixing)
+        ctx.transposed = transposed
+        return mixing @ basis.view(order * channels, nodes * batch)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
-        if not ctx.needs_input_grad[2]:
-            return None, None, None, None
-        grad = grad.contiguous()
-        inputs = [_adjoint_recursion(ctx.transposed, grad[:, channel])
-                  for channel in range(grad.shape[1])]
-        stacked = inputs[0].unsqueeze(0) if len(inputs) == 1 else torch.stack(inputs)
-        return None, None, stacked, None  # (C, N, B)
+        basis, mixing = ctx.saved_tensors
+        order, channels, nodes, batch = basis.shape
+        grad = grad.contiguous()  # (F_out, N * B)
+        rows = basis.view(order * channels, nodes * batch)
+        weight_grads: list[Tensor | None] = [None] * order
+        if any(ctx.needs_input_grad[3:]):
+            whole = grad @ rows.t()  # (F_out, K * C)
+            # fresh (F_out, C) tensors: .contiguous() keeps a slice's strides where a dim is 1
+            weight_grads = [whole.new_empty(whole.shape[0], channels).copy_(
+                whole[:, k * channels:(k + 1) * channels]) for k in range(order)]
+        grad_x = None
+        if ctx.needs_input_grad[2]:
+            # one output channel: an outer product, which a GEMM with inner size 1 does slowly
+            rows_grad = mixing.t() * grad if grad.shape[0] == 1 else mixing.t() @ grad
+            terms = rows_grad.view(order, channels, nodes, batch)  # ours to overwrite
+            inputs = [_adjoint_recursion(ctx.transposed, terms[:, channel])
+                      for channel in range(channels)]
+            grad_x = inputs[0].unsqueeze(0) if channels == 1 else torch.stack(inputs)
+        return None, None, grad_x, *weight_grads
 
 
 def _adjoint_recursion(transposed: Tensor, grad: Tensor) -> Tensor:
-    """d loss / d x (N, B) from d loss / d T_k (K, N, B), last term first."""
+    """d loss / d x (N, B) from d loss / d T_k (K, N, B), last term first, each A_k written
+    over G_k (``grad`` is a scratch tensor of the backward's own)."""
     later = latest = None  # A_{k+2}, A_{k+1}
     for k in reversed(range(grad.shape[0])):
         total = grad[k]
         if latest is not None:
-            total = torch.addmm(grad[k], transposed, latest, alpha=2.0 if k > 0 else 1.0)
+            torch.addmm(total, transposed, latest, alpha=2.0 if k > 0 else 1.0, out=total)
         if later is not None:
-            total.sub_(later)  # a fresh tensor whenever ``later`` exists
+            total.sub_(later)
         later, latest = latest, total
     return latest
 
@@ -185,8 +207,8 @@ class StaticChebConv(ChebConv):
         """Filter signals x (B, N, F_in) or (N, F_in) -> (B, N, F_out) or (N, F_out).
 
         Works channel-major, (F, N, B): each channel is one (N, B) matrix for the sparse matmul
-        (the batch as columns), and mixing the K * F_in terms into F_out channels is K dense
-        products with a long contiguous side. The output is a (B, N, F_out) view of a
+        (the batch as columns), and mixing the K * F_in terms into F_out channels is one dense
+        product with a long contiguous side. The output is a (B, N, F_out) view of a
         channel-major tensor, which the next StaticChebConv reads back without a copy.
         """
         single = x.dim() == 2
@@ -197,14 +219,8 @@ class StaticChebConv(ChebConv):
             raise ValueError(f"expected {self.num_nodes} nodes, got x of shape {tuple(x.shape)}")
         matrix = self.laplacian
         transposed = matrix if self.symmetric else self._csr_buffer("laplacian_t")
-        basis = _ChebyshevBasis.apply(matrix, transposed, x.permute(2, 1, 0), len(self.lins))
-        basis = basis.view(len(self.lins), channels, nodes * batch)  # (K, F_in, N*B)
-        # One product per Chebyshev term, summed: each weight's gradient is then a tensor of
-        # its own, as DDP's gradient buckets expect (slices of one concatenated weight are
-        # not, and DDP warns "Grad strides do not match bucket view strides").
-        out = self.lins[0].weight @ basis[0]  # (F_out, N*B)
-        for lin, term in zip(self.lins[1:], basis[1:]):
-            out = torch.addmm(out, lin.weight, term)
+        out = _ChebyshevFilter.apply(matrix, transposed, x.permute(2, 1, 0),
+                                     *(lin.weight for lin in self.lins))  # (F_out, N*B)
         if self.bias is not None:
             out = out + self.bias.unsqueeze(1)
         out = out.view(-1, nodes, batch).permute(2, 1, 0)  # (B, N, F_out), a view

@@ -55,6 +55,8 @@ def test_matches_pyg_chebconv_outputs_and_gradients(f_in: int, f_out: int) -> No
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
     for mine, reference in zip(ours_grads, theirs_grads, strict=True):
         torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-4)
+    # each weight's gradient laid out as the weight is, as DDP's gradient buckets expect
+    assert all(p.grad.stride() == p.stride() for p in conv.parameters())
 
 
 @pytest.mark.parametrize("order", [1, 2, 5])
