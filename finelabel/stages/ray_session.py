@@ -5,6 +5,7 @@ Called by entry points only: importing finelabel never starts Ray.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -45,8 +46,31 @@ def init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
     """
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
-        return {"address": address}
+        return {"address": address, **_tell_workers(address)}
     return {"address": "local", "num_cpus": local_cpus(num_cpus)}
+
+
+#: Where Ray puts a submitted job's runtime env for its driver (ray._private.runtime_env).
+JOB_CONFIG_VARIABLE = "RAY_JOB_CONFIG_JSON_ENV_VAR"
+
+
+def _tell_workers(address: str) -> dict:
+    """A runtime env that gives every worker of the job the cluster's GCS ``address``.
+
+    Ray's state API inside a worker finds "its" cluster from ``RAY_ADDRESS``, else by looking
+    for Ray processes on the machine, and fails when it finds two (a second Ray beside a
+    node). Ray Train's placement-group cleaner is such a worker: it died of it, and every
+    trial that Tune stopped early (ASHA; at ``max_t`` too) kept its worker group's CPUs
+    until the search ended, so the next trial could not be placed. Nodes started without
+    ``RAY_ADDRESS`` in their environment (``ray start``) hand none to their workers.
+    Left out for Ray Client and dashboard addresses, and where the job already sets it.
+    """
+    if "://" in address or address in ("auto", "local"):
+        return {}
+    job = json.loads(os.environ.get(JOB_CONFIG_VARIABLE) or "{}")
+    if "RAY_ADDRESS" in ((job.get("runtime_env") or {}).get("env_vars") or {}):
+        return {}
+    return {"runtime_env": {"env_vars": {"RAY_ADDRESS": address}}}
 
 
 def free_port() -> int:

@@ -34,6 +34,17 @@ def test_no_address_means_a_new_local_instance(monkeypatch):
     assert init_kwargs("auto") == {"address": "auto"}
 
 
+def test_a_joined_cluster_is_named_to_every_worker(monkeypatch):
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR", raising=False)
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
+    assert init_kwargs(None) == {"address": "10.0.0.5:6379",
+                                 "runtime_env": {"env_vars": {"RAY_ADDRESS": "10.0.0.5:6379"}}}
+    # a submitted job that names it itself: Ray refuses the same variable set twice
+    job = '{"runtime_env": {"env_vars": {"RAY_ADDRESS": "10.0.0.5:6379"}}}'
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", job)
+    assert init_kwargs(None) == {"address": "10.0.0.5:6379"}
+
+
 @pytest.fixture()
 def short_tmp():
     """A short folder: Ray's socket paths under it must stay below ~107 characters."""
@@ -79,5 +90,19 @@ def test_workers_find_their_own_ray_beside_another(ray_local):
     env["RAY_DATA_DISABLE_PROGRESS_BARS"] = "1"
     done = subprocess.run([sys.executable, "-c", STATE_PROBE], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "state api: True" in done.stdout
+
+
+def test_workers_of_a_joined_cluster_find_it_beside_another(ray_local, tmp_path):
+    """The same for a cluster we join: its nodes, started by ``ray start`` without
+    ``RAY_ADDRESS``, hand their workers no address, so finelabel gives its jobs one."""
+    from tests.ray_nodes import head_node, node_env
+
+    env = node_env()
+    with head_node(env, tmp_path, num_cpus=1) as head:
+        done = subprocess.run([sys.executable, "-c", STATE_PROBE], cwd=REPO,
+                              env={**env, "RAY_ADDRESS": head["gcs"]}, capture_output=True,
+                              text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "state api: True" in done.stdout

@@ -1,0 +1,92 @@
+"""Ray nodes started by a test as a user starts them (``ray start --block``), each on
+127.0.0.1 with its own temp folder and its own token, and stopped by its own pid."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def node_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment with token auth of its own and no ``RAY_ADDRESS`` (a node started by
+    ``ray start`` knows no address unless its environment names one)."""
+    env = {**os.environ, **(extra or {}), "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
+    for key in ("RAY_ADDRESS", "RAY_GCS_SERVER_PORT"):
+        env.pop(key, None)
+    return env
+
+
+def start_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``ray start ARGS --block`` in a session of its own, its output in ``log``."""
+    with open(log, "w") as out:
+        return subprocess.Popen([RAY, "start", *args, "--block"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_node(process: subprocess.Popen) -> None:
+    """SIGINT (the head's clean stop), then SIGTERM, then the process group it leads."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                continue
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def wait_for_nodes(env: dict, gcs: str, count: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = subprocess.run([RAY, "status", "--address", gcs], env=env, capture_output=True,
+                                text=True, timeout=60)
+        if status.stdout.count(" node_") >= count:
+            return
+        time.sleep(2)
+    raise AssertionError(f"the cluster did not reach {count} nodes: {status.stdout[-2000:]}")
+
+
+@contextmanager
+def short_folder() -> Iterator[Path]:
+    """A short /tmp folder: Ray's socket paths under it must stay below ~107 characters."""
+    path = Path(f"/tmp/fl{secrets.token_hex(3)}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
+@contextmanager
+def head_node(env: dict[str, str], logs: Path, num_cpus: int = 2) -> Iterator[dict[str, str]]:
+    """A head node; yields its GCS and dashboard addresses."""
+    port, dashboard = free_port(), free_port()
+    gcs = f"127.0.0.1:{port}"
+    with short_folder() as temp:
+        head = start_node(["--head", f"--port={port}", f"--dashboard-port={dashboard}",
+                           f"--dashboard-agent-listen-port={free_port()}",
+                           f"--temp-dir={temp}/head", f"--num-cpus={num_cpus}"],
+                          env, logs / "head.log")
+        try:
+            wait_for_nodes(env, gcs, 1)
+            yield {"gcs": gcs, "dashboard": f"http://127.0.0.1:{dashboard}", "temp": str(temp)}
+        finally:
+            stop_node(head)
