@@ -17,13 +17,12 @@ from torch import Tensor
 from finelabel.data.prepared import PreparedData
 from finelabel.metrics import (
     CrossModalScores,
-    average_precision_per_query_chunked,
     cross_modal_map,
     mean_average_precision_chunked,
     mean_by_class,
-    precision_recall_curve_chunked,
-    retrieval_report,
+    whole_ranking_chunked,
 )
+from finelabel.metrics.cross_modal import ALL, DIRECTIONS, train_protocol
 from finelabel.models import DualPathModel, SiameseTextModel
 
 
@@ -105,13 +104,21 @@ def evaluate_model(model: DualPathModel, data: PreparedData, *, top_k: int = 100
     train = embed_items(model, data, train_ids, device)
     with torch.no_grad():
         test_scores = protocol_scores(model, test, test)
-        report = retrieval_report(test_scores, protocol_scores(model, test, train), top_k=top_k)
-        per_class = {name: mean_by_class(average_precision_per_query_chunked(
-                         getattr(test_scores, name), len(test.labels), test.labels, test.labels),
-                         test.labels)
-                     for name in ("i2t", "t2i")}  # chunk by chunk: no (n_test, n_test) matrix
-        curves = {name: precision_recall_curve_chunked(getattr(test_scores, name), len(test.labels),
-                                                       test.labels, test.labels)[:2]
-                  for name in ("i2t", "t2i")}
+        # one whole ranking per query serves the "all" MAP, per-class AP and the PR curves
+        whole = {name: whole_ranking_chunked(getattr(test_scores, name), len(test.labels),
+                                             test.labels, test.labels)
+                 for name in DIRECTIONS}
+        report = {ALL: _mean_ap({name: w.ap for name, w in whole.items()}),
+                  train_protocol(top_k): cross_modal_map(protocol_scores(model, test, train),
+                                                         top_k)}
+    per_class = {name: mean_by_class(w.ap, test.labels) for name, w in whole.items()}
+    curves = {name: (w.recall, w.precision) for name, w in whole.items()}
     return {"test": report, "per_class": per_class, "pr_curves": curves}
+
+
+def _mean_ap(ap: dict[str, np.ndarray]) -> dict[str, float]:
+    """{direction: MAP, "avg": their mean}, as :func:`cross_modal_map` reports a protocol."""
+    result = {name: float(values.mean()) if values.size else 0.0 for name, values in ap.items()}
+    result["avg"] = (result["i2t"] + result["t2i"]) / 2
+    return result
 

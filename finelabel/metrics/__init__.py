@@ -21,15 +21,18 @@ from finelabel.metrics.cross_modal import (
     retrieval_report,
 )
 from finelabel.metrics.precision_recall import (
+    WholeRanking,
     precision_recall_curve,
     precision_recall_curve_chunked,
     recall_levels,
+    whole_ranking_chunked,
 )
 from finelabel.metrics.ranking import ScoreRows, ranked_relevance
 
 __all__ = [
     "CrossModalScores",
     "ScoreRows",
+    "WholeRanking",
     "average_precision_of_ranks",
     "average_precision_per_query",
     "average_precision_per_query_chunked",
@@ -43,5 +46,6 @@ __all__ = [
     "precision_recall_curve_chunked",
     "ranked_relevance",
     "recall_levels",
+    "whole_ranking_chunked",
     "retrieval_report",
 ]

@@ -12,10 +12,12 @@ element of a (chunk_size, n_db) chunk, hence the smaller default chunk.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from finelabel.metrics.average_precision import average_precision_of_ranks
 from finelabel.metrics.ranking import (
     Labels,
     ScoreRows,
@@ -107,3 +109,47 @@ def precision_recall_curve(
         as_score_rows(scores), len(scores), query_labels, db_labels, points=points,
         chunk_size=chunk_size)
     return recall, precision
+
+
+@dataclass(frozen=True)
+class WholeRanking:
+    """What one whole ranking per query gives: each query's AP (k = None) and the mean
+    interpolated precision-recall curve, with the queries the curve left out (no hit)."""
+
+    ap: np.ndarray
+    recall: np.ndarray
+    precision: np.ndarray
+    left_out: int
+
+
+def whole_ranking_chunked(
+    score_rows: ScoreRows,
+    n_queries: int,
+    query_labels: Labels,
+    db_labels: Labels,
+    *,
+    points: int | Sequence[float] = 11,
+    chunk_size: int = 256,
+) -> WholeRanking:
+    """AP per query and the PR curve from one ranking of each chunk: sorting every query's
+    whole database is most of the cost of both, so they share it."""
+    grid = recall_levels(points)
+    query_labels = as_labels(query_labels)
+    if query_labels.numel() != n_queries:
+        raise ValueError(f"{query_labels.numel()} query labels for {n_queries} queries")
+    db = as_labels(db_labels)
+    ap = np.zeros(n_queries, dtype=np.float64)
+    total = np.zeros(grid.size, dtype=np.float64)
+    counted = 0
+    for rows in query_chunks(n_queries, chunk_size):
+        chunk = score_chunk(score_rows(rows), rows.stop - rows.start, db.numel())
+        db = db.to(chunk.device)
+        relevant = ranked_relevance(chunk, query_labels[rows].to(chunk.device), db, db.numel())
+        ap[rows] = average_precision_of_ranks(relevant).cpu().numpy()
+        curves = interpolated_precision(relevant, torch.as_tensor(grid, device=chunk.device))
+        curves = curves.cpu().numpy()
+        kept = ~np.isnan(curves[:, 0])
+        total += curves[kept].sum(axis=0)
+        counted += int(kept.sum())
+    precision = total / counted if counted else np.zeros_like(total)
+    return WholeRanking(ap, grid, precision, n_queries - counted)
