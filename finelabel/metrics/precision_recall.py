@@ -76,24 +76,9 @@ def precision_recall_curve_chunked(
     chunk_size: int = 256,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """(recall (p,), mean interpolated precision (p,), queries left out for having no hit)."""
-    grid = recall_levels(points)
-    query_labels = as_labels(query_labels)
-    if query_labels.numel() != n_queries:
-        raise ValueError(f"{query_labels.numel()} query labels for {n_queries} queries")
-    db = as_labels(db_labels)
-    total = np.zeros(grid.size, dtype=np.float64)
-    counted = 0
-    for rows in query_chunks(n_queries, chunk_size):
-        chunk = score_chunk(score_rows(rows), rows.stop - rows.start, db.numel())
-        db = db.to(chunk.device)
-        relevant = ranked_relevance(chunk, query_labels[rows].to(chunk.device), db, db.numel())
-        levels = torch.as_tensor(grid, device=chunk.device)
-        curves = interpolated_precision(relevant, levels).cpu().numpy()
-        kept = ~np.isnan(curves[:, 0])
-        total += curves[kept].sum(axis=0)
-        counted += int(kept.sum())
-    precision = total / counted if counted else np.zeros_like(total)
-    return grid, precision, n_queries - counted
+    whole = whole_ranking_chunked(score_rows, n_queries, query_labels, db_labels, points=points,
+                                  chunk_size=chunk_size)
+    return whole.recall, whole.precision, whole.left_out
 
 
 def precision_recall_curve(
