@@ -90,3 +90,30 @@ def head_node(env: dict[str, str], logs: Path, num_cpus: int = 2) -> Iterator[di
             yield {"gcs": gcs, "dashboard": f"http://127.0.0.1:{dashboard}", "temp": str(temp)}
         finally:
             stop_node(head)
+
+
+def descendants_running(marker: str) -> list:
+    """This process's descendants whose command line holds ``marker`` (a Ray actor's class
+    name). Processes that end or turn zombie while they are read are left out: a watcher
+    thread polling a busy Ray sees both, and must not die of it."""
+    import psutil
+
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if marker in " ".join(process.cmdline() or []):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def kill_quietly(process) -> bool:
+    """SIGKILL ``process``; False when it had already gone."""
+    import psutil
+
+    try:
+        process.kill()
+    except psutil.Error:
+        return False
+    return True

@@ -29,6 +29,7 @@ from finelabel.tracking import find_child_runs
 from finelabel.train.job import TrainJob
 from finelabel.train.trainer import fit
 from tests.paths import CONFIGS
+from tests.ray_nodes import descendants_running, kill_quietly
 
 pytestmark = pytest.mark.slow
 
@@ -178,8 +179,7 @@ def test_a_changed_model_starts_afresh_instead_of_loading_a_checkpoint_it_does_n
 
 def _train_workers() -> list[psutil.Process]:
     """RayTrainWorker processes of this test session's own Ray (its descendants only)."""
-    return [p for p in psutil.Process().children(recursive=True)
-            if "RayTrainWorker" in " ".join(p.cmdline() or [])]
+    return descendants_running("RayTrainWorker")
 
 
 @contextlib.contextmanager
@@ -191,9 +191,9 @@ def _train_worker_killed_when(ready: Callable[[], bool]) -> Iterator[list[int]]:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and not killed:
             if ready():
-                victim = _train_workers()[-1]
-                victim.kill()
-                killed.append(victim.pid)
+                victims = _train_workers()
+                if victims and kill_quietly(victims[-1]):
+                    killed.append(victims[-1].pid)
             time.sleep(0.1)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -591,19 +591,14 @@ def test_a_labelling_actor_killed_mid_stage_loses_and_repeats_no_pair(demo: dict
         label_pairs(config, folder.root)
         return folder
 
-    def embedders() -> list[psutil.Process]:
-        return [p for p in psutil.Process().children(recursive=True)
-                if "TextEmbedder" in " ".join(p.cmdline() or [])]
-
     clean = relabelled("clean")
     killed: list[int] = []
 
     def watch() -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not killed:
-            victims = embedders()
-            if victims:
-                victims[0].kill()
+            victims = descendants_running("TextEmbedder")
+            if victims and kill_quietly(victims[0]):
                 killed.append(victims[0].pid)
             time.sleep(0.05)
 
