@@ -34,6 +34,15 @@ from finelabel.errors import DataError
 log = logging.getLogger(__name__)
 
 
+def _sorted_search(ends: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """``searchsorted(ends, flat, side="right")``, searching ``flat`` in sorted order: random
+    keys into a large ``ends`` miss the cache on every probe (4M pairs: 0.53 s -> 0.32 s)."""
+    order = np.argsort(flat)
+    found = np.empty(len(flat), dtype=np.int64)
+    found[order] = np.searchsorted(ends, flat[order], side="right")
+    return found
+
+
 @dataclass(frozen=True)
 class _Pool:
     """Pairs of one polarity: query i owns ``blocks[i]`` flat indices; ``target`` maps them."""
@@ -48,7 +57,7 @@ class _Pool:
     def pairs(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query, target) index arrays of flat pool indices."""
         ends = np.cumsum(self.blocks)
-        query = np.searchsorted(ends, flat, side="right")
+        query = _sorted_search(ends, flat)
         local = flat - (ends - self.blocks)[query]
         return query, self.target(query, local)
 
