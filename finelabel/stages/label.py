@@ -3,7 +3,7 @@
 Every text a pair needs is embedded once by every siamese net (one, or one per fold with
 ``label.folds``): in this process when there are few (``label.in_process_texts``: an actor costs
 seconds of start-up, importing torch, for a second of work), else by an actor pool that loads
-the nets once per actor. The pairs are scored from the embeddings in large numpy blocks
+the nets once per actor. The pairs are scored from the embeddings in numpy blocks
 (:mod:`finelabel.train.pair_scores`): in this process while they fit in memory
 (``label.in_process_pairs``; a Ray Data execution costs seconds before its first row), else by
 Ray Data tasks that import numpy only. Labels are binned per polarity over the whole set and
@@ -46,7 +46,10 @@ def _pool(cfg: LabelConfig):
 def distinct_texts(path: Path) -> np.ndarray:
     """Every item whose text a pair needs: its own text and the text of its image."""
     table = pq.read_table(path, columns=["text_idx", "image_idx"])
-    return np.unique(np.concatenate([column.to_numpy() for column in table.columns]))
+    ids = np.concatenate([column.to_numpy() for column in table.columns])
+    used = np.zeros(int(ids.max()) + 1 if ids.size else 0, dtype=bool)
+    used[ids] = True  # a mask, not np.unique: 8M ids in 0.05 s, not 2.8 s
+    return np.flatnonzero(used)
 
 
 def training_items(folder: RunFolder) -> np.ndarray:
@@ -70,10 +73,14 @@ def embed_texts(ids: np.ndarray, checkpoints: list[str], prepared_dir: str, cfg:
     else:
         import ray.data
 
-        out = ray.data.from_numpy(ids).rename_columns({"data": "item_id"}).map_batches(
-            TextEmbedder, fn_constructor_kwargs=kwargs, batch_size=EMBED_BATCH,
-            **_pool(cfg)).to_pandas()
-        item_ids, matrix = out["item_id"].to_numpy(), np.stack(out["embedding"].to_numpy())
+        # blocks are what actors share out: one block of every id kept all but one idle
+        blocks = np.array_split(ids, min(len(ids), 4 * cfg.max_actors))
+        embedded = ray.data.from_numpy(blocks).rename_columns({"data": "item_id"}).map_batches(
+            TextEmbedder, fn_constructor_kwargs=kwargs, batch_size=EMBED_BATCH, **_pool(cfg))
+        # numpy batches, not to_pandas: a frame holds each (k, d) row as an object to restack
+        parts = list(embedded.iter_batches(batch_size=None, batch_format="numpy"))
+        item_ids = np.concatenate([p["item_id"] for p in parts])
+        matrix = np.concatenate([p["embedding"] for p in parts])
     embeddings = np.zeros((matrix.shape[1], n_items, matrix.shape[2]), dtype=np.float32)
     embeddings[:, item_ids] = matrix.transpose(1, 0, 2)
     return embeddings
@@ -91,14 +98,13 @@ def score_pairs(location: str | Path, similarity: SiameseSimilarity, cfg: LabelC
         batch_size=cfg.batch_size, batch_format="numpy").materialize()
 
 
-def item_folds(config: Config, folder: RunFolder) -> np.ndarray:
+def item_folds(config: Config, folder: RunFolder, n_items: int) -> np.ndarray:
     """(n_items,) which net did not train on each item (all 0 with one net)."""
     from finelabel.data.prepared import PreparedData
 
-    data = PreparedData.load(folder.root)
     if config.label.folds <= 1:
-        return np.zeros(len(data.labels), dtype=np.int64)
-    return data.folds(config.label.folds, config.siamese.seed)
+        return np.zeros(n_items, dtype=np.int64)
+    return PreparedData.load(folder.root).folds(config.label.folds, config.siamese.seed)
 
 
 def label_pairs(config: Config, out_dir: str | Path) -> dict[str, Any]:
@@ -113,7 +119,7 @@ def label_pairs(config: Config, out_dir: str | Path) -> dict[str, Any]:
     embeddings = embed_texts(ids, [folder.location_of(net) for net in nets], folder.location,
                              config.label, n_items)
     heads = [load_head(net) for net in nets]
-    folds = item_folds(config, folder)
+    folds = item_folds(config, folder, n_items)
     similarity = SiameseSimilarity(torch.from_numpy(embeddings), heads, folds)
     if pq.ParquetDataset(source).read(columns=[]).num_rows <= config.label.in_process_pairs:
         frame, bins = _label_in_process(source, folder.pairs("labelled"), similarity, config)
@@ -126,15 +132,11 @@ def label_pairs(config: Config, out_dir: str | Path) -> dict[str, Any]:
 
 def _label_in_process(source: Path, target: Path, similarity: SiameseSimilarity,
                       config: Config) -> tuple[Any, HardnessBins]:
-    """Read, score, bin and write the pairs here, in blocks of ``label.batch_size``."""
+    """Read, score, bin and write the pairs here."""
     table = pq.read_table(source)
-    scores = similarity.pair_scores()
-    text, image = table["text_idx"].to_numpy(), table["image_idx"].to_numpy()
-    step = config.label.batch_size
-    r = np.concatenate([with_similarity({"text_idx": text[i:i + step],
-                                         "image_idx": image[i:i + step]},
-                                        scores=scores)["similarity"]
-                        for i in range(0, len(text), step)] or [np.zeros(0, np.float32)])
+    # as many threads as torch uses here: the scoring tasks of Ray Data get one each
+    r = similarity.pair_scores()(table["text_idx"].to_numpy(), table["image_idx"].to_numpy(),
+                                 threads=torch.get_num_threads()).astype(np.float32)
     positive = table["positive"].to_numpy()
     bins = fit_hardness_bins(r, positive, config.loss.bins)
     hardness = with_hardness({"similarity": r, "positive": positive}, bins=bins)["hardness"]

@@ -8,9 +8,14 @@ the training loop) scores row-aligned pairs through it too: one implementation o
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+#: Pairs per scoring block: two (ROWS, d) float32 gathers stay in cache. Gathering a whole
+#: 65,536-pair batch at once cost 1.35x as long (d = 1024: 268 MB temporaries each).
+ROWS = 2048
 
 
 @dataclass(frozen=True)
@@ -27,20 +32,35 @@ class PairScores:
     biases: np.ndarray  # (k,)
     folds: np.ndarray  # (n,) int
 
-    def __call__(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """(N,) float64 r of pairs of item ids ``left`` (N,), ``right`` (N,)."""
+    def __call__(self, left: np.ndarray, right: np.ndarray, *, threads: int = 1) -> np.ndarray:
+        """(N,) float64 r of pairs of item ids ``left`` (N,), ``right`` (N,), scored in
+        blocks of :data:`ROWS` pairs by ``threads`` threads (numpy's gathers and sums let go
+        of the GIL)."""
         left, right = np.asarray(left), np.asarray(right)
         out = np.zeros(len(left), dtype=np.float64)
+        starts = range(0, len(left), ROWS)
+        if threads <= 1 or len(starts) <= 1:
+            for start in starts:
+                self._score_block(left, right, out, start)
+            return out
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda start: self._score_block(left, right, out, start), starts))
+        return out
+
+    def _score_block(self, left: np.ndarray, right: np.ndarray, out: np.ndarray,
+                     start: int) -> None:
+        """Add the r of pairs ``start : start + ROWS`` to ``out``."""
+        block = slice(start, start + ROWS)
+        left, right = left[block], right[block]
         for net in range(len(self.weights)):
             share = 0.5 * ((self.folds[left] == net).astype(np.float64)
-                           + (self.folds[right] == net))  # (N,) in {0, 0.5, 1}
+                           + (self.folds[right] == net))  # (n,) in {0, 0.5, 1}
             rows = np.flatnonzero(share)
             if rows.size:
                 u = self.embeddings[net, left[rows]] * self.weights[net]  # (n_rows, d)
                 v = self.embeddings[net, right[rows]]  # (n_rows, d)
                 scores = np.einsum("nd,nd->n", u, v, dtype=np.float64) + self.biases[net]
-                out[rows] += share[rows] * scores
-        return out
+                out[start + rows] += share[rows] * scores
 
 
 def with_similarity(batch: dict[str, np.ndarray], *, scores) -> dict[str, np.ndarray]:

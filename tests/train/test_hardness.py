@@ -48,6 +48,21 @@ def test_pair_and_matrix_scores_are_the_held_out_nets_mean(k):
             assert matrix[i, j] == pytest.approx(_naive(sim, a, b), rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_pairs_across_scoring_blocks_score_as_one_by_one(threads):
+    """More pairs than one block holds, in threads or not: each r is the naive one, in its
+    own row (a block's rows must land where they came from)."""
+    from finelabel.train.pair_scores import ROWS
+
+    sim = _nets(3)
+    rng = np.random.default_rng(2)
+    left, right = rng.integers(0, 24, 2 * ROWS + 17), rng.integers(0, 24, 2 * ROWS + 17)
+    naive = {(a, b): _naive(sim, a, b) for a in range(24) for b in range(24)}
+    expected = [naive[a, b] for a, b in zip(left, right)]
+    got = sim.pair_scores()(left, right, threads=threads)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_one_net_scores_are_its_head_on_the_embeddings():
     sim = _nets(1)
     with torch.no_grad():
