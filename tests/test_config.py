@@ -155,7 +155,8 @@ def test_an_unknown_key_at_any_depth_suggests_the_closest(tmp_path, text, where,
 def test_an_unknown_key_with_no_close_name_lists_the_valid_ones(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(_yaml(tmp_path, "eval:\n  xyzzy: 1\n"))
-    assert str(caught.value).endswith("config.eval: unknown key 'xyzzy' (valid: top_k)")
+    assert str(caught.value).endswith(
+        "config.eval: unknown key 'xyzzy' (valid: top_k, max_queries)")
 
 
 # --- malformed values, from a file and from --set ---

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from finelabel.data.prepared import PreparedData
+from finelabel.evaluation.queries import evaluation_queries
 from finelabel.metrics import CrossModalScores, retrieval_report
 from finelabel.metrics.cross_modal import cross_modal_map
 from finelabel.models.text_signal import inverse_document_frequency
@@ -46,7 +47,9 @@ class Features:
     splits: dict[str, np.ndarray]  # split -> item ids
 
 
-def features(data: PreparedData) -> Features:
+def features(data: PreparedData, max_queries: int = 0) -> Features:
+    """Every item's features; ``splits["queries"]`` are the test items asked, as
+    :func:`finelabel.evaluation.evaluate_model` asks them."""
     train = data.indices("train")
     counts = data.text_signals.astype(np.float64)
     tf = counts.copy()
@@ -57,6 +60,7 @@ def features(data: PreparedData) -> Features:
     image = data.image_features.astype(np.float64)
     mean, std = image[train].mean(0), image[train].std(0) + 1e-6
     splits = {name: data.indices(name) for name in ("train", "val", "test")}
+    splits["queries"] = evaluation_queries(splits["test"], max_queries)
     return Features(tfidf, (image - mean) / std, data.labels, splits)
 
 
@@ -64,13 +68,14 @@ def _report(text_emb: np.ndarray, image_emb: np.ndarray, f: Features, top_k: int
             score: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> dict:
     """Both protocols of DESIGN.md for embeddings of every item and a score function."""
     test, db = f.splits["test"], np.concatenate([f.splits["train"], f.splits["val"]])
+    asked = f.splits.get("queries", test)
 
     def scores(queries: np.ndarray, base: np.ndarray) -> CrossModalScores:
         return CrossModalScores(score(image_emb[queries], text_emb[base]),
                                 score(text_emb[queries], image_emb[base]),
                                 f.labels[queries], f.labels[base])
 
-    return retrieval_report(scores(test, test), scores(test, db), top_k=top_k)
+    return retrieval_report(scores(asked, test), scores(asked, db), top_k=top_k)
 
 
 def _val_map(text_emb: np.ndarray, image_emb: np.ndarray, f: Features, score) -> float:
@@ -136,9 +141,11 @@ def random_ranking(f: Features, *, top_k: int, seed: int = 0) -> dict:
     return {**_report(noise, rng.random((len(f.labels), 32)), f, top_k, dot), "settings": {}}
 
 
-def run_baselines(data: PreparedData, *, top_k: int = 100, seed: int = 0) -> dict[str, dict]:
-    """{baseline: report}: each report has the protocols ("all", "train_at_K") and settings."""
-    f = features(data)
+def run_baselines(data: PreparedData, *, top_k: int = 100, seed: int = 0,
+                  max_queries: int = 0) -> dict[str, dict]:
+    """{baseline: report}: each report has the protocols ("all", "train_at_K") and settings,
+    over the test queries the models are asked (``eval.max_queries``)."""
+    f = features(data, max_queries)
     return {"cca": cca(f, top_k=top_k, seed=seed),
             "scm_dot": scm(f, dot, top_k=top_k, seed=seed),
             "scm_cosine": scm(f, centred_cosine, top_k=top_k, seed=seed),

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from finelabel.data.prepared import PreparedData
+from finelabel.evaluation.queries import evaluation_queries
 from finelabel.metrics import (
     CrossModalScores,
     cross_modal_map,
@@ -93,27 +94,32 @@ def siamese_map(model: SiameseTextModel, data: PreparedData, split: str = "val",
 
 
 def evaluate_model(model: DualPathModel, data: PreparedData, *, top_k: int = 100,
-                   device: torch.device | None = None) -> dict:
+                   max_queries: int = 0, device: torch.device | None = None) -> dict:
     """Both protocols, per-class AP and PR curves of the test split.
 
     ``all``: test queries against the test set, AP over the whole ranking; ``train_at_K``: test
-    queries against the training split (train + val), AP over the top K.
+    queries against the training split (train + val), AP over the top K. Past ``max_queries``
+    test items, a seeded sample of them is asked (:mod:`finelabel.evaluation.queries`).
     """
-    test = embed_items(model, data, data.indices("test"), device)
+    test_ids = data.indices("test")
+    test = embed_items(model, data, test_ids, device)
+    asked = np.searchsorted(test_ids, evaluation_queries(test_ids, max_queries))
+    queries = Embedded(test.text[asked], test.image[asked], test.labels[asked])
     train_ids = np.concatenate([data.indices("train"), data.indices("val")])
     train = embed_items(model, data, train_ids, device)
     with torch.no_grad():
-        test_scores = protocol_scores(model, test, test)
+        test_scores = protocol_scores(model, queries, test)
         # one whole ranking per query serves the "all" MAP, per-class AP and the PR curves
-        whole = {name: whole_ranking_chunked(getattr(test_scores, name), len(test.labels),
-                                             test.labels, test.labels)
+        whole = {name: whole_ranking_chunked(getattr(test_scores, name), len(queries.labels),
+                                             queries.labels, test.labels)
                  for name in DIRECTIONS}
         report = {ALL: _mean_ap({name: w.ap for name, w in whole.items()}),
-                  train_protocol(top_k): cross_modal_map(protocol_scores(model, test, train),
+                  train_protocol(top_k): cross_modal_map(protocol_scores(model, queries, train),
                                                          top_k)}
-    per_class = {name: mean_by_class(w.ap, test.labels) for name, w in whole.items()}
+    per_class = {name: mean_by_class(w.ap, queries.labels) for name, w in whole.items()}
     curves = {name: (w.recall, w.precision) for name, w in whole.items()}
-    return {"test": report, "per_class": per_class, "pr_curves": curves}
+    return {"test": report, "per_class": per_class, "pr_curves": curves,
+            "queries": {"asked": len(asked), "of": len(test_ids)}}
 
 
 def _mean_ap(ap: dict[str, np.ndarray]) -> dict[str, float]:

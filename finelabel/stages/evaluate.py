@@ -20,12 +20,14 @@ from finelabel.train.checkpoint import load_model
 def evaluate(config: Config, out: str | Path, checkpoint: str | Path) -> dict[str, Any]:
     """Evaluate dual-path ``checkpoint`` on the prepared test split of run folder ``out``.
 
-    Returns ``{"test": {protocol: {"i2t", "t2i", "avg"}}, "checkpoint": path}``.
+    Returns ``{"test": {protocol: {"i2t", "t2i", "avg"}}, "queries": {"asked", "of"},
+    "checkpoint": path}``.
     """
     folder = RunFolder.at(out)
     data = PreparedData.load(folder.root)
     model = load_model(checkpoint, data, task="dual")
-    report = evaluate_model(model, data, top_k=config.eval.top_k)
+    report = evaluate_model(model, data, top_k=config.eval.top_k,
+                            max_queries=config.eval.max_queries)
     names = data.manifest["categories"]
     per_class = {direction: {names[c]: ap for c, ap in values.items()}
                  for direction, values in report["per_class"].items()}
@@ -33,4 +35,4 @@ def evaluate(config: Config, out: str | Path, checkpoint: str | Path) -> dict[st
     curves = {f"{d} (MAP {report['test']['all'][d]:.3f})": c
               for d, c in report["pr_curves"].items()}
     plot_pr_curves(curves, folder.pr_curves, title="Precision-recall, test vs test")
-    return {"test": report["test"], "checkpoint": str(checkpoint)}
+    return {"test": report["test"], "queries": report["queries"], "checkpoint": str(checkpoint)}

@@ -151,7 +151,7 @@ def _baselines(config: Config, prepared: RunFolder, recorder: _Recorder) -> dict
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     reports = run_baselines(PreparedData.load(prepared.root), top_k=config.eval.top_k,
-                            seed=config.data.seed)
+                            seed=config.data.seed, max_queries=config.eval.max_queries)
     write_json(path, reports)
     for name, report in reports.items():
         if not recorder.done(name):

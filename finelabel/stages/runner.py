@@ -136,7 +136,8 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
     results["mlflow"] = ctx.mlflow()
     write_json(ctx.folder.results, results)
     files = [ctx.folder.results, ctx.folder.pr_curves, ctx.folder.per_class_ap]
-    return StageOutcome(flat_report(results["test"]), [(f, None) for f in files], report=results)
+    metrics = {**flat_report(results["test"]), "test_queries": results["queries"]["asked"]}
+    return StageOutcome(metrics, [(f, None) for f in files], report=results)
 
 
 RUNNERS: dict[str, Callable[[StageContext], StageOutcome]] = {

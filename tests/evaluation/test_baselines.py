@@ -48,8 +48,9 @@ def test_features_are_fitted_on_training_items_only(data):
     want = np.log1p(counts) * idf.astype(np.float32)
     want /= np.linalg.norm(want, axis=1, keepdims=True)
     np.testing.assert_allclose(f.text.toarray(), want, rtol=1e-6)
-    assert set(f.splits) == {"train", "val", "test"}
+    assert set(f.splits) == {"train", "val", "test", "queries"}
     np.testing.assert_array_equal(f.splits["test"], test)
+    np.testing.assert_array_equal(f.splits["queries"], test)  # every test item is asked
 
 
 def test_baselines_find_the_categories_and_random_does_not(data):
@@ -109,3 +110,26 @@ def test_random_ranking_is_seeded(data):
     a = random_ranking(f, top_k=10, seed=3)
     assert a == random_ranking(f, top_k=10, seed=3)
     assert a != random_ranking(f, top_k=10, seed=4)
+
+
+def test_past_max_queries_baselines_ask_the_queries_models_are_asked(data):
+    """The same seeded sample as the model evaluation, ranked against the whole databases."""
+    from finelabel.evaluation.queries import evaluation_queries
+    from finelabel.metrics import CrossModalScores, retrieval_report
+
+    test = data.indices("test")
+    f = features(data, max_queries=5)
+    asked = evaluation_queries(test, 5)
+    np.testing.assert_array_equal(f.splits["queries"], asked)
+    rng = np.random.default_rng(3)  # random_ranking's embeddings, drawn as it draws them
+    text, image = rng.random((len(f.labels), 32)), rng.random((len(f.labels), 32))
+    db = np.concatenate([f.splits["train"], f.splits["val"]])
+
+    def scores(base):
+        return CrossModalScores(image[asked] @ text[base].T, text[asked] @ image[base].T,
+                                f.labels[asked], f.labels[base])
+
+    expected = retrieval_report(scores(test), scores(db), top_k=10)
+    got = run_baselines(data, top_k=10, seed=3, max_queries=5)["random"]
+    assert got["all"] == pytest.approx(expected["all"])
+    assert got["train_at_10"] == pytest.approx(expected["train_at_10"])

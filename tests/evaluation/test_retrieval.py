@@ -123,3 +123,26 @@ def test_siamese_map_ranks_split_texts_against_training_texts(data):
     expected = naive_map(r, data.labels[val], data.labels[train]).mean()
     assert siamese_map(model, data, "val") == {"t2t": pytest.approx(expected, abs=1e-6)}
     assert model.training
+
+
+def test_past_max_queries_a_seeded_sample_asks_the_whole_database(model, data):
+    """The sampled queries are ranked against every test item and every training item, as
+    the same queries would be with every query asked."""
+    from finelabel.evaluation.queries import evaluation_queries
+
+    test = data.indices("test")
+    asked = evaluation_queries(test, 5)
+    assert len(asked) == 5 and set(asked) < set(test)
+    report = evaluate_model(model, data, top_k=5, max_queries=5)
+    assert report["queries"] == {"asked": 5, "of": len(test)}
+    db = np.concatenate([data.indices("train"), data.indices("val")])
+    labels, asked_labels = data.labels[test], data.labels[asked]
+    whole = {"i2t": naive_map(scores(model, data, test, asked).T, asked_labels, labels),
+             "t2i": naive_map(scores(model, data, asked, test), asked_labels, labels)}
+    top = {"i2t": naive_map(scores(model, data, db, asked).T, asked_labels, data.labels[db], 5),
+           "t2i": naive_map(scores(model, data, asked, db), asked_labels, data.labels[db], 5)}
+    for protocol, expected in (("all", whole), ("train_at_5", top)):
+        for name, ap in expected.items():
+            assert report["test"][protocol][name] == pytest.approx(ap.mean(), abs=1e-6)
+    everyone = evaluate_model(model, data, top_k=5, max_queries=0)
+    assert everyone["queries"] == {"asked": len(test), "of": len(test)}
