@@ -63,10 +63,12 @@ class Plan:
     step_repeats: int
     #: Epochs of each training-throughput run (on the largest size trained on).
     throughput_epochs: int
+    #: Rounds of the three throughput runs, taken in turns.
+    throughput_rounds: int = 1
 
     @classmethod
     def full(cls) -> Plan:
-        return cls((2_048, 20_480, LARGE_ITEMS), 20_480, StepShape(), 7, 4)
+        return cls((2_048, 20_480, LARGE_ITEMS), 20_480, StepShape(), 7, 4, 2)
 
     @classmethod
     def quick(cls) -> Plan:
@@ -122,7 +124,8 @@ def run_benchmark(out: str | Path, *, quick: bool = False,
     scratch = out / "scratch"
     ratios = training_ratios(growth_config(trained, scratch / f"data-{trained}",
                                            scratch / f"run-{trained}", overrides),
-                             scratch / f"run-{trained}", epochs=plan.throughput_epochs)
+                             scratch / f"run-{trained}", epochs=plan.throughput_epochs,
+                             rounds=plan.throughput_rounds)
     figures: dict[str, Any] = {
         **_label_figures(records),
         "train_step_fraction_of_bound": step["fraction"],

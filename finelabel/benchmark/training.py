@@ -23,13 +23,18 @@ import torch
 from finelabel.config import Config
 
 
-def steady_epoch_seconds(history: list[dict[str, float]]) -> float:
-    """Median training seconds of the epochs after the first (the only one if there is one)."""
+def steady_epochs(history: list[dict[str, float]]) -> list[float]:
+    """Training seconds of the epochs after the first (the only one if there is one)."""
     seconds = [h["train_pairs"] / h["pairs_per_s"] for h in history
                if h.get("pairs_per_s") and "train_pairs" in h]
     if not seconds:
         raise ValueError("no epoch reported its training time")
-    return statistics.median(seconds[1:] or seconds)
+    return seconds[1:] or seconds
+
+
+def steady_epoch_seconds(history: list[dict[str, float]]) -> float:
+    """Median training seconds of the epochs after the first (the only one if there is one)."""
+    return statistics.median(steady_epochs(history))
 
 
 def train_throughput(config: Config, run_folder: Path, *, workers: int, epochs: int,
@@ -59,13 +64,24 @@ def train_throughput(config: Config, run_folder: Path, *, workers: int, epochs: 
         torch.set_num_threads(threads)
     history = read_history(job.history_path())
     return {"workers": workers, "epochs": len(history), "wall_s": wall,
-            "epoch_s": steady_epoch_seconds(history)}
+            "epoch_s": steady_epoch_seconds(history), "steady_s": steady_epochs(history)}
 
 
-def training_ratios(config: Config, run_folder: Path, *, epochs: int) -> dict[str, Any]:
-    """{"ray_train_1w_vs_plain", "ddp_2w_vs_1w", "runs"}: three runs, one after another."""
-    runs = {tag: train_throughput(config, run_folder, workers=workers, epochs=epochs, tag=tag)
-            for tag, workers in (("plain", 0), ("ray_1w", 1), ("ray_2w", 2))}
+def training_ratios(config: Config, run_folder: Path, *, epochs: int,
+                    rounds: int = 1) -> dict[str, Any]:
+    """{"ray_train_1w_vs_plain", "ddp_2w_vs_1w", "runs"}: the three runs one after another,
+    ``rounds`` times over; each run's ``epoch_s`` is the median of its steady epochs over every
+    round. On a shared machine one round's ratio of the same code spread 0.85-1.14; taking
+    turns spreads a passing load over all three."""
+    tags = (("plain", 0), ("ray_1w", 1), ("ray_2w", 2))
+    per_round = [{tag: train_throughput(config, run_folder, workers=workers, epochs=epochs,
+                                        tag=tag) for tag, workers in tags}
+                 for _ in range(rounds)]
+    runs = {tag: {"workers": workers, "epochs": per_round[0][tag]["epochs"],
+                  "wall_s": statistics.median(r[tag]["wall_s"] for r in per_round),
+                  "epoch_s": statistics.median(s for r in per_round for s in r[tag]["steady_s"]),
+                  "rounds": [r[tag] for r in per_round]}
+            for tag, workers in tags}
     seconds = {tag: run["epoch_s"] for tag, run in runs.items()}
     return {"ray_train_1w_vs_plain": seconds["plain"] / seconds["ray_1w"],
             "ddp_2w_vs_1w": seconds["ray_1w"] / seconds["ray_2w"], "runs": runs}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from finelabel.benchmark.training import steady_epoch_seconds
+from finelabel.benchmark.training import steady_epoch_seconds, steady_epochs
 
 
 def test_steady_time_is_the_median_after_the_first_epoch():
@@ -13,6 +13,7 @@ def test_steady_time_is_the_median_after_the_first_epoch():
                {"epoch": 3, "train_pairs": 100.0, "pairs_per_s": 25.0},  # 4 s
                {"epoch": 4, "train_pairs": 100.0, "pairs_per_s": 100.0}]  # 1 s
     assert steady_epoch_seconds(history) == pytest.approx(2.0)
+    assert steady_epochs(history) == pytest.approx([2.0, 4.0, 1.0])  # pooled over rounds
     assert steady_epoch_seconds(history[:1]) == pytest.approx(10.0)  # one epoch: all there is
     with pytest.raises(ValueError, match="no epoch reported"):
         steady_epoch_seconds([{"epoch": 1}])
