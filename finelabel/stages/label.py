@@ -48,7 +48,7 @@ def distinct_texts(path: Path) -> np.ndarray:
     table = pq.read_table(path, columns=["text_idx", "image_idx"])
     ids = np.concatenate([column.to_numpy() for column in table.columns])
     used = np.zeros(int(ids.max()) + 1 if ids.size else 0, dtype=bool)
-    used[ids] = True  # a mask, not np.unique: 8M ids in 0.05 s, not 2.8 s
+    used[ids] = True  # a mask, not np.unique: 8M ids in 0.08 s, against 8.5 s in one run
     return np.flatnonzero(used)
 
 
@@ -74,7 +74,7 @@ def embed_texts(ids: np.ndarray, checkpoints: list[str], prepared_dir: str, cfg:
         import ray.data
 
         # blocks are what actors share out: one block of every id kept all but one idle
-        blocks = np.array_split(ids, min(len(ids), 4 * cfg.max_actors))
+        blocks = np.array_split(ids, max(1, min(len(ids), 4 * cfg.max_actors)))
         embedded = ray.data.from_numpy(blocks).rename_columns({"data": "item_id"}).map_batches(
             TextEmbedder, fn_constructor_kwargs=kwargs, batch_size=EMBED_BATCH, **_pool(cfg))
         # numpy batches, not to_pandas: a frame holds each (k, d) row as an object to restack
