@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -54,15 +55,31 @@ def stop_node(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def wait_for_nodes(env: dict, gcs: str, count: int, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = subprocess.run([RAY, "status", "--address", gcs], env=env, capture_output=True,
-                                text=True, timeout=60)
-        if status.stdout.count(" node_") >= count:
-            return
-        time.sleep(2)
-    raise AssertionError(f"the cluster did not reach {count} nodes: {status.stdout[-2000:]}")
+def start_joined(args: list[str], env: dict[str, str], log: Path, gcs: str, count: int,
+                 attempts: int = 3) -> subprocess.Popen:
+    """``ray start ARGS --block``, waiting until the cluster at ``gcs`` has ``count`` nodes.
+
+    ``ray start`` gives a raylet 30 s (fixed in Ray) to register with the GCS and exits when it
+    does not; on a loaded machine that happened to a test's second node. A node that exits
+    before it joins is started again, its leftovers stopped first, up to ``attempts`` times.
+    """
+    for attempt in range(1, attempts + 1):
+        node = start_node(args, env, log.with_suffix(f".{attempt}.log"))
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and node.poll() is None:
+            if _node_count(env, gcs) >= count:
+                return node
+            time.sleep(2)
+        stop_node(node)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGKILL)  # a raylet it left behind
+    raise AssertionError(f"the node did not join in {attempts} attempts; see {log}.*.log")
+
+
+def _node_count(env: dict, gcs: str) -> int:
+    status = subprocess.run([RAY, "status", "--address", gcs], env=env, capture_output=True,
+                            text=True, timeout=60)
+    return status.stdout.count(" node_")
 
 
 @contextmanager
@@ -81,12 +98,11 @@ def head_node(env: dict[str, str], logs: Path, num_cpus: int = 2) -> Iterator[di
     port, dashboard = free_port(), free_port()
     gcs = f"127.0.0.1:{port}"
     with short_folder() as temp:
-        head = start_node(["--head", f"--port={port}", f"--dashboard-port={dashboard}",
-                           f"--dashboard-agent-listen-port={free_port()}",
-                           f"--temp-dir={temp}/head", f"--num-cpus={num_cpus}"],
-                          env, logs / "head.log")
+        head = start_joined(["--head", f"--port={port}", f"--dashboard-port={dashboard}",
+                             f"--dashboard-agent-listen-port={free_port()}",
+                             f"--temp-dir={temp}/head", f"--num-cpus={num_cpus}"],
+                            env, logs / "head.log", gcs, 1)
         try:
-            wait_for_nodes(env, gcs, 1)
             yield {"gcs": gcs, "dashboard": f"http://127.0.0.1:{dashboard}", "temp": str(temp)}
         finally:
             stop_node(head)

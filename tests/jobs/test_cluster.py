@@ -25,9 +25,8 @@ from tests.ray_nodes import (
     free_port,
     head_node,
     node_env,
-    start_node,
+    start_joined,
     stop_node,
-    wait_for_nodes,
 )
 
 pytestmark = pytest.mark.slow
@@ -52,13 +51,12 @@ def cluster(s3_env: dict, tmp_path: Path, ray_local) -> Iterator[dict]:
     env = node_env(s3_env)
     caches = {"head": tmp_path / "cache-head", "worker": tmp_path / "cache-worker"}
     with head_node({**env, "FINELABEL_CACHE": str(caches["head"])}, tmp_path) as head:
-        worker = start_node([f"--address={head['gcs']}", "--num-cpus=2",
-                             f"--dashboard-agent-listen-port={free_port()}",
-                             f"--temp-dir={head['temp']}/worker"],
-                            {**env, "FINELABEL_CACHE": str(caches["worker"])},
-                            tmp_path / "worker.log")
+        worker = start_joined([f"--address={head['gcs']}", "--num-cpus=2",
+                               f"--dashboard-agent-listen-port={free_port()}",
+                               f"--temp-dir={head['temp']}/worker"],
+                              {**env, "FINELABEL_CACHE": str(caches["worker"])},
+                              tmp_path / "worker.log", head["gcs"], 2)
         try:
-            wait_for_nodes(env, head["gcs"], 2)
             yield {"env": env, "dashboard": head["dashboard"], "gcs": head["gcs"],
                    "tmp": tmp_path, "caches": caches}
         finally:
