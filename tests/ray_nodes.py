@@ -55,31 +55,46 @@ def stop_node(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+#: What ``ray start --block`` prints once its node has registered with the GCS.
+STARTED = "will now block forever"
+
+
 def start_joined(args: list[str], env: dict[str, str], log: Path, gcs: str, count: int,
                  attempts: int = 3) -> subprocess.Popen:
     """``ray start ARGS --block``, waiting until the cluster at ``gcs`` has ``count`` nodes.
 
     ``ray start`` gives a raylet 30 s (fixed in Ray) to register with the GCS and exits when it
-    does not; on a loaded machine that happened to a test's second node. A node that exits
-    before it joins is started again, its leftovers stopped first, up to ``attempts`` times.
+    does not; on a loaded machine that happened to a test's nodes. A node that exits before it
+    joins is started again, its leftovers stopped first, up to ``attempts`` times. Its log says
+    when it has joined: polling ``ray status`` (a Python start-up every call) took the CPU the
+    raylet needed.
     """
     for attempt in range(1, attempts + 1):
-        node = start_node(args, env, log.with_suffix(f".{attempt}.log"))
-        deadline = time.monotonic() + 180
+        attempt_log = log.with_suffix(f".{attempt}.log")
+        node = start_node(args, env, attempt_log)
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline and node.poll() is None:
-            if _node_count(env, gcs) >= count:
+            if STARTED in attempt_log.read_text(errors="replace"):
+                _wait_for_count(env, gcs, count)
                 return node
-            time.sleep(2)
+            time.sleep(1)
         stop_node(node)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(node.pid, signal.SIGKILL)  # a raylet it left behind
     raise AssertionError(f"the node did not join in {attempts} attempts; see {log}.*.log")
 
 
-def _node_count(env: dict, gcs: str) -> int:
-    status = subprocess.run([RAY, "status", "--address", gcs], env=env, capture_output=True,
-                            text=True, timeout=60)
-    return status.stdout.count(" node_")
+def _wait_for_count(env: dict, gcs: str, count: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = subprocess.run([RAY, "status", "--address", gcs], env=env, capture_output=True,
+                                text=True, timeout=timeout)
+        if status.stdout.count(" node_") >= count:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the cluster did not reach {count} nodes: "
+                                 f"{status.stdout[-2000:]}")
+        time.sleep(5)
 
 
 @contextmanager
