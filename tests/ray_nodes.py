@@ -42,7 +42,8 @@ def start_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Po
 
 
 def stop_node(process: subprocess.Popen) -> None:
-    """SIGINT (the head's clean stop), then SIGTERM, then the process group it leads."""
+    """SIGINT (the head's clean stop), then SIGTERM, then SIGKILL to the process group it
+    leads (its dashboard's subprocesses outlive a leader that ends first)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         if process.poll() is None:
             process.send_signal(sig)
@@ -50,9 +51,9 @@ def stop_node(process: subprocess.Popen) -> None:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 continue
-    if process.poll() is None:
+    with contextlib.suppress(ProcessLookupError):  # what the node left in its group, too
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    process.wait(timeout=10)
 
 
 #: What ``ray start --block`` prints once its node has registered with the GCS.
@@ -72,15 +73,17 @@ def start_joined(args: list[str], env: dict[str, str], log: Path, gcs: str, coun
     for attempt in range(1, attempts + 1):
         attempt_log = log.with_suffix(f".{attempt}.log")
         node = start_node(args, env, attempt_log)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and node.poll() is None:
-            if STARTED in attempt_log.read_text(errors="replace"):
-                _wait_for_count(env, gcs, count)
-                return node
-            time.sleep(1)
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and node.poll() is None:
+                if STARTED in attempt_log.read_text(errors="replace"):
+                    _wait_for_count(env, gcs, count)
+                    return node
+                time.sleep(1)
+        except BaseException:  # an interrupted test must not leave its node running
+            stop_node(node)
+            raise
         stop_node(node)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(node.pid, signal.SIGKILL)  # a raylet it left behind
     raise AssertionError(f"the node did not join in {attempts} attempts; see {log}.*.log")
 
 
