@@ -118,7 +118,7 @@ def _draw(pool: _Pool, m: int, rng: np.random.Generator, kind: str,
                         "one item per category", record_level=False)
     distinct = min(m, available)
     drawn = rng.choice(available, size=distinct, replace=False)
-    drawn = drawn + np.searchsorted(exclude - np.arange(len(exclude)), drawn, side="right")
+    drawn = drawn + _sorted_search(exclude - np.arange(len(exclude)), drawn)
     if m > available:
         log.warning("asked for more %s pairs than exist: %d distinct, %d repeats", kind,
                     available + len(exclude), m - available)

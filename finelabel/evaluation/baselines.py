@@ -68,7 +68,7 @@ def _report(text_emb: np.ndarray, image_emb: np.ndarray, f: Features, top_k: int
             score: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> dict:
     """Both protocols of DESIGN.md for embeddings of every item and a score function."""
     test, db = f.splits["test"], np.concatenate([f.splits["train"], f.splits["val"]])
-    asked = f.splits.get("queries", test)
+    asked = f.splits["queries"]
 
     def scores(queries: np.ndarray, base: np.ndarray) -> CrossModalScores:
         return CrossModalScores(score(image_emb[queries], text_emb[base]),
