@@ -3,11 +3,12 @@
 Every text a pair needs is embedded once by every siamese net (one, or one per fold with
 ``label.folds``): in this process when there are few (``label.in_process_texts``: an actor costs
 seconds of start-up, importing torch, for a second of work), else by an actor pool that loads
-the nets once per actor. The pairs are scored from the embeddings in numpy blocks
-(:mod:`finelabel.train.pair_scores`): in this process while they fit in memory
-(``label.in_process_pairs``; a Ray Data execution costs seconds before its first row), else by
-Ray Data tasks that import numpy only. Labels are binned per polarity over the whole set and
-the labelled pairs are written as Parquet once, so training never recomputes them.
+the nets once per actor. The pairs are scored from the embeddings: in this process while they
+fit in memory (``label.in_process_pairs``; a Ray Data execution costs seconds before its first
+row), as one sampled matrix product (:mod:`finelabel.train.sampled_scores`), else by Ray Data
+tasks in numpy blocks (:mod:`finelabel.train.pair_scores`), which import no torch. Labels are
+binned per polarity over the whole set and the labelled pairs are written as Parquet once, so
+training never recomputes them.
 """
 
 from __future__ import annotations
@@ -134,9 +135,8 @@ def _label_in_process(source: Path, target: Path, similarity: SiameseSimilarity,
                       config: Config) -> tuple[Any, HardnessBins]:
     """Read, score, bin and write the pairs here."""
     table = pq.read_table(source)
-    # as many threads as torch uses here: the scoring tasks of Ray Data get one each
-    r = similarity.pair_scores()(table["text_idx"].to_numpy(), table["image_idx"].to_numpy(),
-                                 threads=torch.get_num_threads()).astype(np.float32)
+    r = similarity.pairs(table["text_idx"].to_numpy(),
+                         table["image_idx"].to_numpy()).astype(np.float32)
     positive = table["positive"].to_numpy()
     bins = fit_hardness_bins(r, positive, config.loss.bins)
     hardness = with_hardness({"similarity": r, "positive": positive}, bins=bins)["hardness"]

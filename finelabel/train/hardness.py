@@ -21,6 +21,7 @@ from finelabel.errors import FinelabelError
 from finelabel.labels import HardnessBins, shuffle_within_polarity
 from finelabel.models import ScoreHead
 from finelabel.train.pair_scores import PairScores
+from finelabel.train.sampled_scores import sampled_pair_scores
 
 EMBEDDINGS, HEAD, BINS, FOLDS = "embeddings.npy", "head.pt", "bins.json", "folds.npy"
 
@@ -56,8 +57,9 @@ class SiameseSimilarity:
                           np.asarray(self.folds))
 
     def pairs(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """(N,) r of row-aligned pairs of item ids ``left`` (N,), ``right`` (N,)."""
-        return self.pair_scores()(left, right)
+        """(N,) r of row-aligned pairs of item ids ``left`` (N,), ``right`` (N,), in one
+        sampled matrix product per net (:mod:`finelabel.train.sampled_scores`)."""
+        return sampled_pair_scores(self.pair_scores(), left, right)
 
     @torch.no_grad()
     def matrix(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -2,13 +2,13 @@
 
 The label stage scores its sampled pairs in Ray Data tasks. The arithmetic is a few
 milliseconds a block, while importing torch costs a new worker seconds; this module imports
-numpy only, so a task that scores pairs starts at once. :class:`SiameseSimilarity` (torch, for
-the training loop) scores row-aligned pairs through it too: one implementation of r.
+numpy only, so a task that scores pairs starts at once. :class:`PairScores` is the one
+description of r: the driver scores it with a faster torch kernel
+(:mod:`finelabel.train.sampled_scores`), tested against this one.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,19 +32,13 @@ class PairScores:
     biases: np.ndarray  # (k,)
     folds: np.ndarray  # (n,) int
 
-    def __call__(self, left: np.ndarray, right: np.ndarray, *, threads: int = 1) -> np.ndarray:
+    def __call__(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """(N,) float64 r of pairs of item ids ``left`` (N,), ``right`` (N,), scored in
-        blocks of :data:`ROWS` pairs by ``threads`` threads (numpy's gathers and sums let go
-        of the GIL)."""
+        blocks of :data:`ROWS` pairs."""
         left, right = np.asarray(left), np.asarray(right)
         out = np.zeros(len(left), dtype=np.float64)
-        starts = range(0, len(left), ROWS)
-        if threads <= 1 or len(starts) <= 1:
-            for start in starts:
-                self._score_block(left, right, out, start)
-            return out
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda start: self._score_block(left, right, out, start), starts))
+        for start in range(0, len(left), ROWS):
+            self._score_block(left, right, out, start)
         return out
 
     def _score_block(self, left: np.ndarray, right: np.ndarray, out: np.ndarray,

@@ -48,19 +48,40 @@ def test_pair_and_matrix_scores_are_the_held_out_nets_mean(k):
             assert matrix[i, j] == pytest.approx(_naive(sim, a, b), rel=1e-5, abs=1e-6)
 
 
-@pytest.mark.parametrize("threads", [1, 3])
-def test_pairs_across_scoring_blocks_score_as_one_by_one(threads):
-    """More pairs than one block holds, in threads or not: each r is the naive one, in its
-    own row (a block's rows must land where they came from)."""
+@pytest.mark.parametrize("kernel", ["numpy blocks", "sampled product"])
+def test_pairs_across_scoring_blocks_score_as_one_by_one(kernel):
+    """More pairs than one block holds, unsorted and repeated: each r is the naive one, in its
+    own row (a block's rows, and the sampled product's sorted rows, land where they came from)."""
     from finelabel.train.pair_scores import ROWS
+    from finelabel.train.sampled_scores import sampled_pair_scores
 
     sim = _nets(3)
     rng = np.random.default_rng(2)
     left, right = rng.integers(0, 24, 2 * ROWS + 17), rng.integers(0, 24, 2 * ROWS + 17)
     naive = {(a, b): _naive(sim, a, b) for a in range(24) for b in range(24)}
     expected = [naive[a, b] for a, b in zip(left, right)]
-    got = sim.pair_scores()(left, right, threads=threads)
+    scores = sim.pair_scores()
+    got = scores(left, right) if kernel == "numpy blocks" else sampled_pair_scores(
+        scores, left, right)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_both_kernels_agree_on_wide_embeddings_and_no_pairs():
+    """At the siamese nets' width (1024) the two kernels round alike to float32 labels'
+    precision; an empty set of pairs scores to an empty array."""
+    from finelabel.train.sampled_scores import sampled_pair_scores
+
+    torch.manual_seed(3)
+    heads = [ScoreHead(1024, dropout=0.0).eval() for _ in range(2)]
+    sim = SiameseSimilarity(torch.randn(2, 500, 1024), heads,
+                            np.random.default_rng(3).integers(0, 2, 500))
+    rng = np.random.default_rng(4)
+    left, right = rng.integers(0, 500, 5000), rng.integers(0, 500, 5000)
+    scores = sim.pair_scores()
+    np.testing.assert_allclose(sampled_pair_scores(scores, left, right), scores(left, right),
+                               rtol=1e-5, atol=1e-5)
+    empty = np.array([], dtype=np.int64)
+    assert sampled_pair_scores(scores, empty, empty).shape == (0,)
 
 
 def test_one_net_scores_are_its_head_on_the_embeddings():
