@@ -56,12 +56,15 @@ def embed_items(model: DualPathModel, data: PreparedData, ids: np.ndarray,
 
 
 def protocol_scores(model: DualPathModel, queries: Embedded, db: Embedded) -> CrossModalScores:
-    """Score rows for both directions: query images vs db texts, query texts vs db images."""
+    """Score rows for both directions: query images vs db texts, query texts vs db images
+    (the database's side of the head computed once, not once per chunk of queries)."""
+    texts, images = model.scorer(db.text), model.scorer(db.image)
+
     def i2t(rows: slice) -> Tensor:
-        return model.score_matrix(db.text, queries.image[rows]).T  # (rows, n_db)
+        return texts(queries.image[rows])  # (rows, n_db)
 
     def t2i(rows: slice) -> Tensor:
-        return model.score_matrix(queries.text[rows], db.image)  # (rows, n_db)
+        return images(queries.text[rows])  # (rows, n_db)
 
     return CrossModalScores(i2t, t2i, queries.labels, db.labels)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 from torch.nn.functional import normalize
 
@@ -20,6 +22,12 @@ class CosineHead(nn.Module):
     def pair_matrix(self, u: Tensor, v: Tensor) -> Tensor:
         """Every row of u (n, d) against every row of v (m, d) -> (n, m)."""
         return self.scale * normalize(u, dim=-1) @ normalize(v, dim=-1).T
+
+    def scorer(self, db: Tensor) -> Callable[[Tensor], Tensor]:
+        """Score query rows (q, d) against the fixed rows ``db`` (n, d) -> (q, n), the
+        database normalised once."""
+        unit = normalize(db, dim=-1)
+        return lambda queries: self.scale * normalize(queries, dim=-1) @ unit.T
 
     def score_matrix(self, u: Tensor, v: Tensor, chunk_size: int = 4096) -> Tensor:
         return self.pair_matrix(u, v)

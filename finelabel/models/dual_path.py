@@ -72,6 +72,12 @@ class DualPathModel(nn.Module):
             return scores
         return ModelOutput(scores, self.logits(u), self.logits(v))
 
+    def scorer(self, db: Tensor) -> Callable[[Tensor], Tensor]:
+        """Score query embeddings (q, d) against fixed database embeddings ``db`` (n, d) ->
+        (q, n), the database's side of the head computed once. Every head is symmetric
+        (s(u, v) = s(v, u)), so texts may query images or images texts."""
+        return self.head.scorer(db)
+
     def score_matrix(self, text_emb: Tensor, image_emb: Tensor, chunk_size: int = 4096) -> Tensor:
         """Score every text (n_text, d) against every image (n_image, d) -> (n_text, n_image)."""
         return self.head.score_matrix(text_emb, image_emb, chunk_size=chunk_size)

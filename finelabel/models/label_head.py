@@ -8,6 +8,8 @@ gives the label-space term of the loss its logits (as DSCMR and similar methods 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -31,6 +33,12 @@ class LabelSpaceHead(nn.Module):
     def pair_matrix(self, u: Tensor, v: Tensor) -> Tensor:
         """Every row of u (n, d) against every row of v (m, d) -> (n, m)."""
         return self.posteriors(u) @ self.posteriors(v).T
+
+    def scorer(self, db: Tensor) -> Callable[[Tensor], Tensor]:
+        """Score query rows (q, d) against the fixed rows ``db`` (n, d) -> (q, n), the
+        database's posteriors computed once (a ranking asks for them once per query chunk)."""
+        posteriors = self.posteriors(db)
+        return lambda queries: self.posteriors(queries) @ posteriors.T
 
     def score_matrix(self, u: Tensor, v: Tensor, chunk_size: int = 4096) -> Tensor:
         return torch.cat([self.pair_matrix(chunk, v) for chunk in u.split(chunk_size)]) \

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -25,6 +27,12 @@ class ScoreHead(nn.Module):
         """Score every row of u (n, d) against every row of v (m, d) -> (n, m), dropout on."""
         products = u[:, None, :] * v[None, :, :]  # (n, m, d)
         return self.fc(self.dropout(products)).squeeze(-1)  # (n, m)
+
+    def scorer(self, db: Tensor) -> Callable[[Tensor], Tensor]:
+        """Score query rows (q, d) against the fixed rows ``db`` (n, d) -> (q, n), without
+        dropout: (q * w) @ db.T + b, as :meth:`score_matrix` scores them."""
+        weight = self.fc.weight[0]
+        return lambda queries: (queries * weight) @ db.T + self.fc.bias
 
     def score_matrix(self, u: Tensor, v: Tensor, chunk_size: int = 4096) -> Tensor:
         """Score every row of u (n, d) against every row of v (m, d) -> (n, m), without dropout.

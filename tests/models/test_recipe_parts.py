@@ -58,6 +58,23 @@ def test_pair_matrix_scores_every_pair_as_forward_does(head):
     torch.testing.assert_close(head.score_matrix(u, v, chunk_size=2), every)
 
 
+@pytest.mark.parametrize("head", [ScoreHead(8, dropout=0.4), CosineHead(2.0),
+                                  LabelSpaceHead(8, 4)])
+def test_a_scorer_ranks_queries_against_a_database_as_forward_scores_them_both_ways(head):
+    """Retrieval scores queries against a fixed database through ``scorer``: every pair as
+    the head's forward scores it in eval mode, with the query on either side (texts query
+    images and images query texts with one scorer)."""
+    torch.manual_seed(0)
+    head.eval()
+    queries, db = torch.randn(5, 8), torch.randn(3, 8)
+    got = head.scorer(db)(queries)
+    assert got.shape == (5, 3)
+    as_left = head(queries.repeat_interleave(3, 0), db.repeat(5, 1)).reshape(5, 3)
+    as_right = head(db.repeat(5, 1), queries.repeat_interleave(3, 0)).reshape(5, 3)
+    torch.testing.assert_close(got, as_left)
+    torch.testing.assert_close(got, as_right)
+
+
 def test_label_space_scores_are_dot_products_of_posteriors():
     head = LabelSpaceHead(4, 3)
     u, v = torch.randn(2, 4), torch.randn(2, 4)
