@@ -48,12 +48,17 @@ def test_pair_and_matrix_scores_are_the_held_out_nets_mean(k):
             assert matrix[i, j] == pytest.approx(_naive(sim, a, b), rel=1e-5, abs=1e-6)
 
 
-@pytest.mark.parametrize("kernel", ["numpy blocks", "sampled product"])
-def test_pairs_across_scoring_blocks_score_as_one_by_one(kernel):
+@pytest.mark.parametrize("kernel", ["numpy blocks", "sampled product", "sampled slices"])
+def test_pairs_across_scoring_blocks_score_as_one_by_one(kernel, monkeypatch):
     """More pairs than one block holds, unsorted and repeated: each r is the naive one, in its
-    own row (a block's rows, and the sampled product's sorted rows, land where they came from)."""
+    own row (a block's rows, and the sampled product's sorted rows, land where they came from;
+    also when the product takes the items 5 at a time)."""
+    from finelabel.train import sampled_scores
     from finelabel.train.pair_scores import ROWS
     from finelabel.train.sampled_scores import sampled_pair_scores
+
+    if kernel == "sampled slices":
+        monkeypatch.setattr(sampled_scores, "ITEMS_PER_PRODUCT", 5)
 
     sim = _nets(3)
     rng = np.random.default_rng(2)
