@@ -41,5 +41,6 @@ class LabelSpaceHead(nn.Module):
         return lambda queries: self.posteriors(queries) @ posteriors.T
 
     def score_matrix(self, u: Tensor, v: Tensor, chunk_size: int = 4096) -> Tensor:
-        return torch.cat([self.pair_matrix(chunk, v) for chunk in u.split(chunk_size)]) \
+        score = self.scorer(v)  # v's posteriors once, not once per chunk of u
+        return torch.cat([score(chunk) for chunk in u.split(chunk_size)]) \
             if len(u) else u.new_zeros((0, v.shape[0]))

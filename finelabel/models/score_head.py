@@ -40,6 +40,6 @@ class ScoreHead(nn.Module):
         One matrix product per chunk of u rows: (u * w) @ v.T + b, which equals ``forward`` in
         eval mode on all n * m pairs without materialising them.
         """
-        weight = self.fc.weight[0]  # (d,)
-        rows = [(chunk * weight) @ v.T + self.fc.bias for chunk in u.split(chunk_size)]
+        score = self.scorer(v)
+        rows = [score(chunk) for chunk in u.split(chunk_size)]
         return torch.cat(rows) if rows else u.new_zeros((0, v.shape[0]))

@@ -41,14 +41,18 @@ class PairScores:
             self._score_block(left, right, out, start)
         return out
 
+    def share(self, net: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """(N,) weight of ``net``'s score in each pair's r, in {0, 0.5, 1}: half for each of
+        the pair's texts the net held out."""
+        return 0.5 * ((self.folds[left] == net).astype(np.float64) + (self.folds[right] == net))
+
     def _score_block(self, left: np.ndarray, right: np.ndarray, out: np.ndarray,
                      start: int) -> None:
         """Add the r of pairs ``start : start + ROWS`` to ``out``."""
         block = slice(start, start + ROWS)
         left, right = left[block], right[block]
         for net in range(len(self.weights)):
-            share = 0.5 * ((self.folds[left] == net).astype(np.float64)
-                           + (self.folds[right] == net))  # (n,) in {0, 0.5, 1}
+            share = self.share(net, left, right)
             rows = np.flatnonzero(share)
             if rows.size:
                 u = self.embeddings[net, left[rows]] * self.weights[net]  # (n_rows, d)

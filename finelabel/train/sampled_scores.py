@@ -28,8 +28,7 @@ def sampled_pair_scores(scores: PairScores, left: np.ndarray, right: np.ndarray)
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     out = np.zeros(len(left), dtype=np.float64)
     for net in range(len(scores.weights)):
-        share = 0.5 * ((scores.folds[left] == net).astype(np.float64)
-                       + (scores.folds[right] == net))  # (N,) in {0, 0.5, 1}
+        share = scores.share(net, left, right)
         rows = np.flatnonzero(share)
         if rows.size:
             embeddings = torch.from_numpy(np.ascontiguousarray(scores.embeddings[net]))
