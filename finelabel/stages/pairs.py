@@ -16,13 +16,14 @@ import pyarrow.parquet as pq
 
 from finelabel.config import Config
 from finelabel.data.pairs import sample_pairs
-from finelabel.data.prepared import PreparedData
+from finelabel.data.prepared import ItemSplits, PreparedData
 from finelabel.run_folder import RunFolder, replacing
 from finelabel.storage.datasets import write_parquet
 from finelabel.train.tasks import get_task
 
 
-def sampled_pairs(data: PreparedData, n_pairs: int, *, seed: int, task: str) -> pd.DataFrame:
+def sampled_pairs(data: ItemSplits | PreparedData, n_pairs: int, *, seed: int,
+                  task: str) -> pd.DataFrame:
     """Pairs over training items as item ids in ``task``'s two columns, plus ``positive``."""
     train = data.indices("train")
     labels = data.labels[train]
@@ -62,7 +63,7 @@ def _write_table(pairs: pd.DataFrame | pa.Table, folder: Path) -> None:
 def make_pairs(config: Config, out_dir: str | Path) -> dict[str, int]:
     """Write ``pairs/siamese`` and ``pairs/train``; return their sizes."""
     folder = RunFolder.at(out_dir)
-    data = PreparedData.load(folder.root)
+    data = ItemSplits.load(folder.root)
     siamese = sampled_pairs(data, config.pairs.siamese_pairs, seed=config.pairs.seed,
                             task="siamese")
     train = sampled_pairs(data, config.pairs.n_pairs, seed=config.pairs.seed + 1, task="dual")

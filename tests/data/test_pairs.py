@@ -1,7 +1,9 @@
 import logging
+import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from finelabel.data.pairs import sample_pairs
 from finelabel.errors import DataError
@@ -103,3 +105,18 @@ def test_large_request_runs():
     assert len(_pair_set(pairs)) == 409_600
     same = labels[pairs["text_idx"]] == labels[pairs["image_idx"]]
     np.testing.assert_array_equal(same, pairs["positive"])
+
+
+@pytest.mark.parametrize("n_pairs", [4, 20])  # 2 of 13 positives (top-ups), 10 of 13 (dense)
+def test_every_set_of_positives_is_equally_likely(n_pairs):
+    labels = np.array([0, 0, 1, 1, 1])  # cross-modal positives without originals: 4 + 9 = 13
+    counts: dict[tuple, int] = {}
+    draws = 4_000
+    for seed in range(draws):
+        pairs = sample_pairs(labels, labels, n_pairs, seed=seed, include_original=False)
+        chosen = tuple(sorted(_pair_set({k: v[pairs["positive"]] for k, v in pairs.items()})))
+        counts[chosen] = counts.get(chosen, 0) + 1
+    subsets = math.comb(13, n_pairs // 2)
+    assert len(counts) == subsets  # every subset occurs...
+    chi2 = stats.chisquare(list(counts.values()))  # ...about equally often
+    assert chi2.pvalue > 1e-4, chi2
