@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,19 +21,35 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def hash_inputs(paths: Iterable[Path], root: Path) -> dict[str, str]:
-    """``{path relative to root: sha256}`` for every input file, sorted by path."""
-    unique = sorted({Path(p) for p in paths})
+def hash_inputs(paths: Iterable[str | Path], root: Path) -> dict[str, str]:
+    """``{path relative to root: sha256}`` for every input file, sorted by path.
+
+    A collection has one text and one image file per pair, so this runs over hundreds of
+    thousands of paths: they stay strings, and each folder (not each file) is resolved once
+    (pathlib objects and a ``resolve`` per file cost more than the hashing).
+    """
+    unique = sorted({os.fspath(p) for p in paths})
     with ThreadPoolExecutor(max_workers=4) as pool:
         digests = list(pool.map(sha256_file, unique))
-    return {_relative(p, root): d for p, d in zip(unique, digests)}
+    relative = _Relative(root)
+    return {relative(p): d for p, d in zip(unique, digests)}
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+class _Relative:
+    """A path relative to ``root`` once both are resolved; the path as given if outside."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = os.path.realpath(root)
+        self.folders: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        folder, name = os.path.split(path)
+        resolved = self.folders.get(folder)
+        if resolved is None:
+            resolved = self.folders[folder] = os.path.realpath(folder or ".")
+        if resolved != self.root and not resolved.startswith(self.root + os.sep):
+            return path
+        return os.path.relpath(os.path.join(resolved, name), self.root)
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> Path:

@@ -210,15 +210,16 @@ def write_items(ds, assignment: dict, vocab: Vocabulary, folder: RunFolder) -> N
         write_parquet(items, tmp, folder.location_of(tmp), min_rows_per_file=4096)
 
 
-def input_files(config: Config, source: SourceData, kept_rows: pd.DataFrame) -> list[Path]:
-    """Every file the prepared data was made from, to be hashed into the manifest."""
-    inputs = list(source.lists)
+def input_files(config: Config, source: SourceData, kept_rows: pd.DataFrame) -> list[str | Path]:
+    """Every file the prepared data was made from, to be hashed into the manifest (one text and
+    one image per pair: kept as strings, see :func:`hash_inputs`)."""
+    inputs: list[str | Path] = list(source.lists)
     if config.data.image_source == "features":
         inputs.append(features_path(config, source))
     if config.graph.vectors != "word2vec":
         inputs.append(Path(config.graph.vectors))
-    inputs += [Path(p) for p in kept_rows["text_path"] if p]
-    inputs += [Path(p) for p in kept_rows["image_path"] if p]
+    inputs += [p for p in kept_rows["text_path"] if p]
+    inputs += [p for p in kept_rows["image_path"] if p]
     return inputs
 
 

@@ -199,3 +199,20 @@ def test_shipped_configs_are_valid() -> None:
     for path in shipped:
         load_config(path, root="/nonexistent")
     assert load_config(None, SMALL_SYNTHETIC).data.synthetic.train_per_category == 40
+
+
+def test_input_hashes_are_keyed_by_path_under_the_root(tmp_path):
+    from finelabel.data.manifest import hash_inputs, sha256_file
+
+    root = tmp_path / "data"
+    (root / "texts").mkdir(parents=True)
+    (root / "texts" / "a.xml").write_text("one")
+    (root / "b.list").write_text("two")
+    outside = tmp_path / "vectors.txt"
+    outside.write_text("three")
+    (tmp_path / "link").symlink_to(root)  # a path through a link to the root is under it
+    inputs = hash_inputs([root / "texts" / "a.xml", str(tmp_path / "link" / "b.list"), outside,
+                          root / "texts" / ".." / "texts" / "a.xml"], root)
+    assert inputs == {"b.list": sha256_file(root / "b.list"),
+                      "texts/a.xml": sha256_file(root / "texts" / "a.xml"),
+                      str(outside): sha256_file(outside)}
