@@ -47,9 +47,11 @@ class _Relative:
         resolved = self.folders.get(folder)
         if resolved is None:
             resolved = self.folders[folder] = os.path.realpath(folder or ".")
-        if resolved != self.root and not resolved.startswith(self.root + os.sep):
+        if resolved == self.root:
+            return name
+        if not resolved.startswith(self.root + os.sep):
             return path
-        return os.path.relpath(os.path.join(resolved, name), self.root)
+        return os.path.join(resolved[len(self.root) + 1:], name)
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> Path:

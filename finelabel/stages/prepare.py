@@ -273,10 +273,10 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
         "missing_word_vectors": missing_vectors,
         "skipped": policy.summary(),
         "skipped_examples": dict(policy.examples),
-        "seconds": round(time.perf_counter() - started, 2),
         "config": public_dict(config),
         "inputs": hash_inputs(input_files(config, source, kept_rows), source.root),
     }
+    manifest["seconds"] = round(time.perf_counter() - started, 2)  # hashing included
     write_manifest(folder.manifest, manifest)
     return manifest
 
