@@ -70,8 +70,8 @@ class PreparedData:
         for part in (folder.manifest, folder.items, folder.graph):
             folder.fetch(part)
         manifest = read_manifest(folder.manifest)
-        table = pq.read_table(_items_dir(folder), columns=["item_id", "label", "split", "word_idx",
-                                                     "word_count", "image_feature"])
+        columns = ["item_id", "label", "split", "word_idx", "word_count", "image_feature"]
+        table = pq.read_table(_items_dir(folder), columns=columns)
         table = table.sort_by("item_id")
         edge_index, num_nodes = load_graph(folder.graph)
         return cls(folder.root, manifest, table["label"].to_numpy().astype(np.int64),
