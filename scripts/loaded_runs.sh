@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite N times in a row (default 3) with two busy processes loading the cores, as
 # the reliability bar asks: a test that passes alone but fails in a loaded full run is a defect.
-# Runs on a worktree of HEAD (its own .venv, ~7 GB; edits here do not disturb it); writes one line per
-# run to loaded_runs/summary.txt and each run's log (with the 80 slowest tests) beside it.
+# Runs on a worktree of HEAD (its own .venv, ~7 GB; edits here do not disturb it); writes one
+# line per run to loaded_runs/summary.txt and each run's log (80 slowest tests) beside it.
 #   bash scripts/loaded_runs.sh [N] [pytest arguments, e.g. a test file to try the harness]
 set -uo pipefail
 cd "$(dirname "$0")/.."
