@@ -14,7 +14,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class StageCost:
     driver_mb: float
     worker_mb: float
     workers_total_mb: float
+    #: Measurements this cost is the median of.
+    repeats: int = 1
 
 
 def synthetic_size(items: int) -> SyntheticConfig:
@@ -96,13 +98,16 @@ def _stand_in(config: Config, out: Path, task: str) -> None:
 
 
 def measure_size(items: int, scratch: Path, *, train_max_items: int,
-                 overrides: Sequence[str] = ()) -> list[StageCost]:
-    """Every stage once at one size; the caller holds a Ray session."""
+                 overrides: Sequence[str] = (), run: str = "") -> list[StageCost]:
+    """Every stage once at one size, in the run folder ``run-{items}{run}``; the caller holds a
+    Ray session."""
     from finelabel.data.synthetic.dataset import write_synthetic_dataset
     from finelabel.stages.runner import tracked_stage
 
-    data_root, out = scratch / f"data-{items}", scratch / f"run-{items}"
-    shutil.rmtree(out, ignore_errors=True)  # a finished stage left here would not be redone
+    data_root, out = scratch / f"data-{items}", scratch / f"run-{items}{run}"
+    # A finished stage left here would not be redone. A repeat gets a folder of its own: its
+    # MLflow store is a file in it, which this process keeps open once used.
+    shutil.rmtree(out, ignore_errors=True)
     size = synthetic_size(items)
     write_synthetic_dataset(data_root, size, images=False)
     config = growth_config(items, data_root, out, overrides)
@@ -138,19 +143,39 @@ def growth_exponents(costs: Sequence[StageCost]) -> dict[str, float]:
     return out
 
 
+def median_costs(runs: Sequence[Sequence[StageCost]]) -> list[StageCost]:
+    """Per stage, the run with the median seconds, in the order of the first run. Of an even
+    count, the lower middle: a slower small size would flatter the exponent."""
+    result = []
+    for first in runs[0]:
+        same = sorted((c for run in runs for c in run if c.stage == first.stage),
+                      key=lambda c: c.seconds)
+        result.append(replace(same[(len(same) - 1) // 2], repeats=len(same)))
+    return result
+
+
 def measure_growth(sizes: Sequence[int], scratch: Path, *, train_max_items: int,
-                   overrides: Sequence[str] = (), warmup_items: int = 100,
+                   overrides: Sequence[str] = (), warmup_items: int = 100, repeats: int = 1,
                    progress: Callable[[str], None] = print) -> list[StageCost]:
     """Every stage at every size, smallest first, after one untimed pass at ``warmup_items``
-    (first imports, Ray Data's and Ray Train's first start) that would weigh on the smallest."""
+    (first imports, Ray Data's and Ray Train's first start) that would weigh on the smallest.
+
+    Every size but the largest is measured ``repeats`` times and each stage keeps its median:
+    a stage of a second or two moves by half between two runs on a busy machine, which swings
+    an exponent taken over one decade by 0.2. The largest size runs once: its stages are long.
+    """
     if warmup_items:
         progress(f"growth: warm-up at {warmup_items} items (not timed)")
         measure_size(warmup_items, scratch, train_max_items=warmup_items, overrides=overrides)
     costs: list[StageCost] = []
     for items in sorted(sizes):
-        progress(f"growth: {items:,} items ({PAIRS_PER_ITEM * items:,} pairs)")
-        for cost in measure_size(items, scratch, train_max_items=train_max_items,
-                                 overrides=overrides):
+        times = repeats if items < max(sizes) else 1
+        progress(f"growth: {items:,} items ({PAIRS_PER_ITEM * items:,} pairs)"
+                 + (f", median of {times} runs" if times > 1 else ""))
+        runs = [measure_size(items, scratch, train_max_items=train_max_items,
+                             overrides=overrides, run=f"-repeat{i}" if i else "")
+                for i in range(times)]
+        for cost in median_costs(runs):
             progress(f"  {cost.stage:14s} {cost.seconds:8.1f} s   driver "
                      f"{cost.driver_mb:7.0f} MB   largest worker {cost.worker_mb:7.0f} MB")
             costs.append(cost)

@@ -65,15 +65,17 @@ class Plan:
     throughput_epochs: int
     #: Rounds of the three throughput runs, taken in turns.
     throughput_rounds: int = 1
+    #: Growth measurements of every size but the largest, of which each stage keeps the median.
+    growth_repeats: int = 1
 
     @classmethod
     def full(cls) -> Plan:
-        return cls((2_048, 20_480, LARGE_ITEMS), 20_480, StepShape(), 7, 4, 2)
+        return cls((2_048, 20_480, LARGE_ITEMS), 20_480, StepShape(), 7, 4, 2, 3)
 
     @classmethod
     def quick(cls) -> Plan:
         return cls((400, 1_600), 1_600, StepShape(batch=64, nodes=2_000, embed_dim=256,
-                                                  image_dim=512), 3, 2)
+                                                  image_dim=512), 3, 2, growth_repeats=2)
 
 
 def _at(records: list[dict], stage: str, items: int, key: str) -> float | None:
@@ -116,7 +118,7 @@ def run_benchmark(out: str | Path, *, quick: bool = False,
     progress("2 DDP workers against 1 at the same global batch (plain and with factors)")
     ddp = ddp_step_ratios(plan.step, steps=plan.step_repeats, rounds=1 if quick else 3)
     costs = measure_growth(plan.sizes, out / "scratch", train_max_items=plan.train_max_items,
-                           overrides=overrides, progress=progress)
+                           overrides=overrides, repeats=plan.growth_repeats, progress=progress)
     records = as_records(costs)
     exponents = growth_exponents(costs)
     trained = max(n for n in plan.sizes if n <= plan.train_max_items)
@@ -167,11 +169,12 @@ def format_table(result: dict[str, Any]) -> str:
         else:
             met = "" if test is None else "yes" if test(value) else "no"
             lines.append(f"| {key} | {bar} | {value:,.3g} | {met} |")
-    lines += ["", "| stage | items | pairs | seconds | driver MB | largest worker MB |",
+    lines += ["", "| stage | items | pairs | seconds (median of) | driver MB | largest worker MB |",
               "|---|---|---|---|---|---|"]
     for r in result["growth"]:
         lines.append(f"| {r['stage']} | {r['items']:,} | {r['pairs']:,} | "
-                     f"{r['seconds']:.2f} | {r['driver_mb']:.0f} | {r['worker_mb']:.0f} |")
+                     f"{r['seconds']:.2f} ({r.get('repeats', 1)}) | {r['driver_mb']:.0f} | "
+                     f"{r['worker_mb']:.0f} |")
     exponents = figures["growth_exponent"]
     if exponents:
         lines += ["", "growth exponents (two largest sizes): " + ", ".join(

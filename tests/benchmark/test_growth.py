@@ -8,6 +8,7 @@ from finelabel.benchmark.growth import (
     PAIRS_PER_ITEM,
     StageCost,
     growth_exponents,
+    median_costs,
     synthetic_size,
 )
 
@@ -31,3 +32,14 @@ def test_synthetic_sizes_hold_the_items_asked_for(items):
     total = size.categories * (size.train_per_category + size.test_per_category)
     assert abs(total - items) <= size.categories  # whole items per category
     assert size.train_per_category == pytest.approx(4 * size.test_per_category, rel=0.1)
+
+
+def test_each_stage_keeps_its_median_run():
+    runs = [[cost("prepare", 100, 3.0), cost("label", 100, 9.0)],
+            [cost("prepare", 100, 1.0), cost("label", 100, 2.0)],
+            [cost("prepare", 100, 2.0), cost("label", 100, 1.0)]]
+    medians = median_costs(runs)
+    assert [(c.stage, c.seconds, c.repeats) for c in medians] == [("prepare", 2.0, 3),
+                                                                   ("label", 2.0, 3)]
+    # of two, the faster: a slow small size would flatter the exponent
+    assert [c.seconds for c in median_costs(runs[:2])] == [1.0, 2.0]

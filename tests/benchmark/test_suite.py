@@ -34,6 +34,9 @@ def test_quick_benchmark_writes_every_figure(quick):
     assert len(result["growth"]) == len(STAGES) * len(sizes)
     for record in result["growth"]:
         assert record["seconds"] > 0 and record["driver_mb"] > 100
+        # every size but the largest is measured Plan.growth_repeats times
+        expected = Plan.quick().growth_repeats if record["items"] < max(sizes) else 1
+        assert record["repeats"] == expected
     assert set(figures["growth_exponent"]) == set(STAGES)
     assert figures["max_growth_exponent"] == max(figures["growth_exponent"].values())
     label = max((r for r in result["growth"] if r["stage"] == "label"), key=lambda r: r["pairs"])
