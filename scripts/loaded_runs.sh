@@ -13,6 +13,8 @@ tree=$out/tree
 mkdir -p "$out"
 git worktree remove --force "$tree" 2>/dev/null
 git worktree add --detach -f "$tree" HEAD >/dev/null || exit 1
+# the worktree has no ../shared beside it: point the tests at this checkout's dataset
+export FINELABEL_WIKIPEDIA_EN=${FINELABEL_WIKIPEDIA_EN:-$(realpath -m ../shared/datasets/wikipedia_en)}
 cd "$tree"
 bash scripts/setup.sh > "$out/setup.log" 2>&1 || { echo "setup failed: $out/setup.log"; exit 1; }
 loaders=()
