@@ -7,6 +7,7 @@ depend on the sorting algorithm. Works on CPU or GPU tensors: the chunk decides 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -95,8 +96,6 @@ def ranked_relevance(
     return relevant.gather(1, order)
 
 
-#: Sort keys hold a database index in their low 32 bits.
-_INDEX_BITS = 32
 _PACKED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
@@ -104,17 +103,26 @@ def descending_order(scores: torch.Tensor) -> torch.Tensor:
     """(c, n_db) int64 database indices of each row, highest score first, equal scores in
     database order: ``scores.sort(dim=1, descending=True, stable=True).indices``.
 
-    On the CPU a float32 row is sorted as one int64 key per item (the score's order in the high
-    32 bits, the index in the low ones) by numpy's vectorised sort, 4 to 13 times faster than
-    torch's stable sort with indices: keys are distinct, so stability comes free.
+    On a little-endian CPU a float32 row is sorted as one int64 key per item (the score's
+    reversed order in the high 32 bits, the index in the low ones) by numpy's vectorised sort,
+    about 3x faster than torch's stable sort with indices on 2 threads: keys are distinct, so
+    stability comes free. NaN is not ranked (:func:`score_chunk` refuses it).
     """
-    n = scores.shape[1]
-    if scores.device.type != "cpu" or scores.dtype not in _PACKED_DTYPES or n >= 2**31:
+    c, n = scores.shape
+    if (scores.device.type != "cpu" or scores.dtype not in _PACKED_DTYPES or n >= 2**31
+            or sys.byteorder != "little"):
         return scores.sort(dim=1, descending=True, stable=True).indices
     # + 0.0 turns -0.0 into 0.0, which sort treats as equal; float16/bfloat16 widen exactly
-    bits = (scores.float() + 0.0).numpy().view(np.int32).astype(np.int64)
-    # IEEE bits in signed order: negative floats count down from -1 as they grow in magnitude
-    ordered = np.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
-    keys = (-ordered << _INDEX_BITS) | np.arange(n, dtype=np.int64)
+    bits = (scores.float() + 0.0).numpy().view(np.int32)
+    # IEEE bits -> signed integers in float order: a negative float's magnitude bits flipped
+    order = bits >> 31
+    order &= 0x7FFFFFFF
+    order ^= bits
+    np.invert(order, out=order)  # highest score first: ~x = -x - 1 never overflows
+    keys = np.empty((c, n), dtype=np.int64)
+    halves = keys.view(np.int32).reshape(c, n, 2)  # little-endian: [low, high] of each key
+    halves[..., 1] = order
+    halves[..., 0] = np.arange(n, dtype=np.int32)
     keys.sort(axis=1)
-    return torch.from_numpy(keys & ((1 << _INDEX_BITS) - 1))
+    keys &= 0xFFFFFFFF
+    return torch.from_numpy(keys)
