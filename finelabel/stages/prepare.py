@@ -43,6 +43,9 @@ from finelabel.storage.mirror import SourceMirror
 
 log = logging.getLogger(__name__)
 
+#: Records per Ray Data block: what one tokenising or item-writing task takes on.
+RECORDS_PER_BLOCK = 4096
+
 @dataclass
 class SourceData:
     """What was read in the driver: categories, kept records and the list files."""
@@ -120,6 +123,14 @@ def records_table(source: SourceData, features: np.ndarray | None) -> pa.Table:
     return table
 
 
+def record_blocks(table: pa.Table, rows: int | None = None) -> list[pa.Table]:
+    """The records cut into blocks of ``rows`` (default :data:`RECORDS_PER_BLOCK`): one table
+    is one Ray Data block, so tokenising and writing every item would run as a single task on
+    one CPU however large the cluster."""
+    rows = rows or RECORDS_PER_BLOCK
+    return [table.slice(start, rows) for start in range(0, len(table), rows)] or [table]
+
+
 def attach_image_paths(source: SourceData, table: pa.Table, policy: ErrorPolicy) -> pa.Table:
     """Fill ``image_path``; a record whose JPEG is missing goes through the error policy."""
     paths, found = [], []
@@ -190,7 +201,8 @@ def assign_items(status: pd.DataFrame, kept: np.ndarray, config: Config) -> dict
 def build_vocabulary(ds, assignment: dict[int, tuple], config: Config) -> tuple[Vocabulary, list]:
     """Vocabulary from the training items only (validation and test never leak into it)."""
     train_set = {rid for rid, (_, split) in assignment.items() if split == "train"}
-    frame = ds.select_columns(["rid", "tokens"]).to_pandas()
+    # record order, whatever order the blocks came back in: word2vec reads the corpus in order
+    frame = ds.select_columns(["rid", "tokens"]).to_pandas().sort_values("rid")
     corpus = [list(t) for rid, t in zip(frame["rid"], frame["tokens"]) if int(rid) in train_set]
     return Vocabulary.from_corpus(corpus, config.text.min_freq), corpus
 
@@ -236,7 +248,7 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
     table = records_table(source, features)
     if not from_matrix:
         table = attach_image_paths(source, table, policy)
-    ds = ray.data.from_arrow(table)
+    ds = ray.data.from_arrow(record_blocks(table))
     mirror = source_mirror(folder, source)
     if not from_matrix:
         ds = extract_image_features(ds, config, mirror)
@@ -247,7 +259,7 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
                                    "mirror": mirror}).materialize()
     status_columns = ["rid", "label", "split", "error", "reason", "text_path", "image_path"]
     status_columns += [] if from_matrix else ["image_error", "image_reason"]
-    status = ds.select_columns(status_columns).to_pandas().sort_values("rid")
+    status = ds.select_columns(status_columns).to_pandas()
     kept = apply_policy(status, policy)
     if len(kept) == 0:
         raise DataError("no usable pairs left", path=source.layout_dir, record_level=False)

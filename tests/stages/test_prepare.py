@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,7 +16,8 @@ from finelabel.data.prepared import PreparedData
 from finelabel.data.synthetic.dataset import write_synthetic_dataset
 from finelabel.data.text.word_graph import load_graph
 from finelabel.errors import DataError
-from finelabel.stages.prepare import prepare
+from finelabel.stages import prepare as prepare_stage
+from finelabel.stages.prepare import prepare, record_blocks
 from tests.conftest import SMALL_SYNTHETIC, TINY_SYNTHETIC, prepare_into
 from tests.paths import CONFIGS
 
@@ -216,3 +218,25 @@ def test_input_hashes_are_keyed_by_path_under_the_root(tmp_path):
     assert inputs == {"b.list": sha256_file(root / "b.list"),
                       "texts/a.xml": sha256_file(root / "texts" / "a.xml"),
                       str(outside): sha256_file(outside)}
+
+
+def test_records_are_cut_into_blocks_that_keep_every_row():
+    table = pa.table({"rid": np.arange(10)})
+    blocks = record_blocks(table, rows=4)
+    assert [len(b) for b in blocks] == [4, 4, 2]
+    assert pa.concat_tables(blocks).equals(table)
+    assert [len(b) for b in record_blocks(table.slice(0, 0), rows=4)] == [0]
+
+
+def test_small_blocks_prepare_the_same_data(ray_local, prepared_synthetic, tmp_path, monkeypatch):
+    """Cutting the records into blocks changes nothing that is written (the corpus is read in
+    record order, whatever order Ray Data returns the blocks in)."""
+    monkeypatch.setattr(prepare_stage, "RECORDS_PER_BLOCK", 16)  # 260 records -> 17 blocks
+    prepare_into(tmp_path, SMALL_SYNTHETIC)
+    assert (tmp_path / "vocab.tsv").read_text() == (prepared_synthetic / "vocab.tsv").read_text()
+    edges, nodes = load_graph(tmp_path / "graph.npz")
+    expected_edges, expected_nodes = load_graph(prepared_synthetic / "graph.npz")
+    assert nodes == expected_nodes and np.array_equal(edges, expected_edges)
+    items = pq.read_table(tmp_path / "items").sort_by("item_id")
+    expected = pq.read_table(prepared_synthetic / "items").sort_by("item_id")
+    assert items.select(sorted(ITEM_COLUMNS)).equals(expected.select(sorted(ITEM_COLUMNS)))
