@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 #: Records per Ray Data block: what one tokenising or item-writing task takes on.
 RECORDS_PER_BLOCK = 4096
 
+
 @dataclass
 class SourceData:
     """What was read in the driver: categories, kept records and the list files."""
@@ -259,7 +260,7 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
                                    "mirror": mirror}).materialize()
     status_columns = ["rid", "label", "split", "error", "reason", "text_path", "image_path"]
     status_columns += [] if from_matrix else ["image_error", "image_reason"]
-    status = ds.select_columns(status_columns).to_pandas()
+    status = ds.select_columns(status_columns).to_pandas().sort_values("rid")
     kept = apply_policy(status, policy)
     if len(kept) == 0:
         raise DataError("no usable pairs left", path=source.layout_dir, record_level=False)
