@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -26,6 +27,9 @@ from finelabel.tracking.uri import redact
 #: MLflow client settings for a server that stops answering: fail a call in seconds.
 HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 HEALTH_TIMEOUT_S = 5.0
+#: How long a server that accepts the connection but answers slowly is given (a loaded machine
+#: or a server just started); a refused connection fails at once.
+HEALTH_BUDGET_S = 30.0
 
 
 class TrackingUnavailable(FinelabelError):
@@ -50,11 +54,17 @@ def unreachable_reason(uri: str) -> str | None:
         return None
     import requests
 
-    try:
-        response = requests.get(uri.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_S)
-    except requests.RequestException as error:
-        return type(error).__name__
-    return None if response.ok else f"HTTP {response.status_code}"
+    deadline = time.monotonic() + HEALTH_BUDGET_S
+    while True:
+        try:
+            response = requests.get(uri.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_S)
+        except requests.Timeout as error:
+            if time.monotonic() + HEALTH_TIMEOUT_S > deadline:
+                return type(error).__name__
+            continue  # slow, not down: ask again
+        except requests.RequestException as error:
+            return type(error).__name__
+        return None if response.ok else f"HTTP {response.status_code}"
 
 
 def check_reachable(uri: str) -> None:
