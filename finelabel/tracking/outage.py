@@ -1,7 +1,8 @@
 """A tracking server that is down: refused before any work starts, survived during a run.
 
-- At the start, a server that does not answer its health check stops the command at once, in
-  one line, before Ray starts (:func:`check_reachable`).
+- At the start, a server that does not answer its health check stops the command in one line,
+  before Ray starts (:func:`check_reachable`): at once when the connection is refused, after
+  :data:`HEALTH_BUDGET_S` when it is accepted but never answered.
 - During a run, training goes on: rank 0's epoch metrics are kept in the run folder's history
   files whatever MLflow does (:class:`finelabel.tracking.funnel.MlflowSink` stops trying after
   its first failure). The stage then fails when it records its outcome, with a line that says
