@@ -13,33 +13,40 @@ from finelabel.stages.ray_session import free_port
 from finelabel.tracking import outage
 
 
-class _SlowFirstAnswer(BaseHTTPRequestHandler):
-    delays = [2.0]  # the first request waits past the health check's timeout
+def _slow_first_answer(delay: float, asked: list[float]) -> type[BaseHTTPRequestHandler]:
+    """A handler whose first answer waits ``delay`` seconds; ``asked`` counts the requests."""
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        if self.delays:
-            time.sleep(self.delays.pop())
-        try:
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"OK")
-        except OSError:
-            pass  # the client that gave up on this answer has gone
+    class SlowFirstAnswer(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            asked.append(time.monotonic())
+            if len(asked) == 1:
+                time.sleep(delay)
+            try:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"OK")
+            except OSError:
+                pass  # the client that gave up on this answer has gone
 
-    def log_message(self, *args):
-        pass
+        def log_message(self, *args):
+            pass
+
+    return SlowFirstAnswer
 
 
 def test_a_slow_first_answer_is_waited_for(monkeypatch):
     monkeypatch.setattr(outage, "HEALTH_TIMEOUT_S", 0.5)
     monkeypatch.setattr(outage, "HEALTH_BUDGET_S", 10.0, raising=False)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowFirstAnswer)
+    asked: list[float] = []
+    # the first answer waits past the health check's timeout
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _slow_first_answer(2.0, asked))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         outage.check_reachable(f"http://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
         server.server_close()
+    assert len(asked) >= 2  # the slow first answer was given up on, and the server asked again
 
 
 def test_a_refused_connection_fails_at_once():
