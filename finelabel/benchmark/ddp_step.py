@@ -31,6 +31,7 @@ def _run(rank: int, world: int, port: int, mode: str, shape: StepShape, steps: i
 
     from finelabel.config import ModelConfig
     from finelabel.models import build_dual_path
+    from finelabel.train.reused_memory import reused_memory
     from finelabel.train.shared_factors import broadcast_parameters, share_factors
 
     torch.set_num_threads(1)
@@ -48,11 +49,12 @@ def _run(rank: int, world: int, port: int, mode: str, shape: StepShape, steps: i
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     step = make_step(model, optimizer, *step_inputs(half, shape.nodes))
     seconds = []
-    for index in range(steps + 2):  # two warm-up steps
-        started = time.perf_counter()
-        step()
-        if index >= 2:
-            seconds.append(time.perf_counter() - started)
+    with reused_memory():  # as train_epoch runs its steps
+        for index in range(steps + 2):  # two warm-up steps
+            started = time.perf_counter()
+            step()
+            if index >= 2:
+                seconds.append(time.perf_counter() - started)
     result: dict[str, Any] = {"step_s": statistics.median(seconds)}
     if world > 1 and mode == "plain":  # the all-reduce alone, of as many numbers as DDP's
         numbers = sum(p.numel() for p in model.parameters())

@@ -20,6 +20,7 @@ from torch.nn.functional import cross_entropy
 from finelabel.config import LossConfig
 from finelabel.losses import global_loss
 from finelabel.train.across_workers import Span
+from finelabel.train.reused_memory import reused_memory
 
 
 @dataclass
@@ -87,14 +88,15 @@ def train_epoch(model: nn.Module, batches: Iterable[PairBatch], optimizer: torch
     """Run one pass; return the mean loss per pair, the pair count and the pairs per second."""
     model.train()
     total, pairs, started = 0.0, 0, time.perf_counter()
-    for batch in batches:
-        batch = batch.to(device)
-        objective, value = batch_loss(model, batch, loss, beta=beta)
-        optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        optimizer.step()
-        total += float(value) * batch.num_pairs
-        pairs += batch.num_pairs
+    with reused_memory():  # each step's gradients reuse the last one's pages
+        for batch in batches:
+            batch = batch.to(device)
+            objective, value = batch_loss(model, batch, loss, beta=beta)
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            optimizer.step()
+            total += float(value) * batch.num_pairs
+            pairs += batch.num_pairs
     seconds = time.perf_counter() - started
     return {"train_loss": total / max(pairs, 1), "train_pairs": float(pairs),
             "pairs_per_s": pairs / seconds if seconds > 0 else 0.0}
