@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -105,12 +106,14 @@ def step_inputs(shape: StepShape, num_nodes: int,
 
 
 def step_fraction_of_bound(shape: StepShape = StepShape(), *, repeats: int = 7,
-                           device: str = "cpu") -> dict[str, Any]:
+                           device: str = "cpu", reuse_memory: bool = True) -> dict[str, Any]:
     """Median step time (fused Adam) against the FC products alone, timed in turns.
 
     ``ceiling`` is the fraction a step would reach if it did nothing but its unavoidable work:
     the FC products, the graph's sparse products (:func:`sparse_products`) and Adam's pass
-    over every weight, each timed alone in the same turns.
+    over every weight, each timed alone in the same turns. Steps run inside
+    :func:`reused_memory`, as ``train_epoch`` runs them, unless ``reuse_memory`` is False;
+    ``page_faults_per_step`` counts what the kernel had to map in for a step.
     """
     from finelabel.config import ModelConfig
     from finelabel.models import build_dual_path
@@ -123,19 +126,33 @@ def step_fraction_of_bound(shape: StepShape = StepShape(), *, repeats: int = 7,
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     step = make_step(model, optimizer, *step_inputs(shape, shape.nodes, device))
     flops, matmuls = fc_matmuls(fc_matmul_shapes(shape, shape.nodes), device)
-    with reused_memory():  # as train_epoch runs its steps
+    with reused_memory() if reuse_memory else nullcontext():
         step()  # every weight has a gradient for the optimizer alone
         seconds = interleaved_seconds({"bound": matmuls, "step": step,
                                        "optimizer": optimizer.step,
                                        "sparse": sparse_products(model, shape)},
                                       repeats, warmup=2)
+        faults = page_faults_per_call(step)
     necessary = seconds["bound"] + seconds["sparse"] + seconds["optimizer"]
     return {"fraction": seconds["bound"] / seconds["step"],
             "ceiling": seconds["bound"] / necessary,
             "step_pairs_per_s": shape.batch / seconds["step"],
             "bound_pairs_per_s": shape.batch / seconds["bound"],
             "ms": {name: value * 1e3 for name, value in seconds.items()},
+            "page_faults_per_step": faults,
             "gflops": flops / seconds["bound"] / 1e9, "shape": asdict(shape)}
+
+
+def page_faults_per_call(fn: Callable[[], object], calls: int = 3) -> float | None:
+    """Minor page faults per call of ``fn`` (None where the OS does not count them)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
 
 
 def sparse_products(model: torch.nn.Module, shape: StepShape) -> Callable[[], None]:

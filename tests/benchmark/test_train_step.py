@@ -19,6 +19,7 @@ def test_ceiling_is_the_bound_over_the_unavoidable_work():
     assert result["ceiling"] == pytest.approx(
         ms["bound"] / (ms["bound"] + ms["sparse"] + ms["optimizer"]))
     assert 0 < result["ceiling"] < 1
+    assert result["page_faults_per_step"] >= 0
 
 
 def _laplacian_products(fn, nodes: int) -> int:
