@@ -4,10 +4,10 @@ kernel and faulting it in again.
 glibc serves every allocation of 32 MB or more with a fresh ``mmap`` and returns freed memory
 at the top of its heap to the kernel. A step allocates its weight gradients anew (the text FC's
 is |V| x d floats: 41 MB at |V| = 10k, d = 1024), so every step page-faulted them in again:
-14k faults and ~20 ms of kernel time per step of the benchmark's shape, a sixth of the step on
-one thread. Inside :func:`reused_memory` glibc takes all memory from its heap and keeps up to
-``keep_bytes`` of freed memory; on leaving, the defaults come back and the kept memory is
-released (``malloc_trim``).
+~11k faults per step of the benchmark's shape, which ran 17 % faster without them
+(``benchmarks/bench_reused_memory.py``). Inside :func:`reused_memory` glibc takes all memory
+from its heap and keeps up to ``keep_bytes`` of freed memory; on leaving, the defaults come
+back and the kept memory is released (``malloc_trim``).
 
 Only glibc is touched (elsewhere, and under ``LD_PRELOAD``-ed or environment-tuned
 allocators, which the user chose, nothing changes). The settings are process-wide: nested and

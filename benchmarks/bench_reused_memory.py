@@ -1,6 +1,6 @@
 """The train step with and without reused_memory, each in fresh processes taken in turns.
 
-    .venv/bin/python scripts/bench_reused_memory.py [rounds]
+    .venv/bin/python benchmarks/bench_reused_memory.py [rounds]
 
 Prints per variant the median step, its fraction of the FC bound and the page faults per step,
 then the ratio of the step times. Run it on a quiet machine: the figure is a ratio of one run.
@@ -8,6 +8,7 @@ then the ratio of the step times. Run it on a quiet machine: the figure is a rat
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -43,4 +44,7 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=3,
+                        help="pairs of fresh processes, one per variant (default 3)")
+    main(parser.parse_args().rounds)
