@@ -20,6 +20,9 @@ import pytest
 import requests
 
 from finelabel.stages.ray_session import free_port
+from tests.paths import REPO
+
+SERVER_SCRIPT = REPO / "cluster" / "mlflow-server.sh"
 
 
 def _postgres_bin() -> Path | None:
@@ -85,15 +88,17 @@ def postgres_server() -> Iterator[str]:
 
 @contextmanager
 def mlflow_server(backend_uri: str, artifacts: str, port: int,
-                  env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
-    """``mlflow server`` on 127.0.0.1:``port``; the backend URI (it may carry a password)
-    reaches it through the environment, not its command line."""
-    server_env = {**os.environ, **(env or {}), "MLFLOW_BACKEND_STORE_URI": backend_uri}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--artifacts-destination", artifacts],
-        env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+                  env: dict[str, str] | None = None,
+                  workers: int = 1) -> Iterator[subprocess.Popen]:
+    """``cluster/mlflow-server.sh`` on 127.0.0.1:``port``: the script the cluster's users run. The backend URI (it may carry a password) reaches it through the environment,
+    not its command line."""
+    server_env = {**os.environ, **(env or {}), "MLFLOW_DB_URI": backend_uri,
+                  "MLFLOW_ARTIFACTS": artifacts, "MLFLOW_PORT": str(port), "MLFLOW_WORKERS": str(workers),
+                  # the script runs `mlflow` from PATH: this interpreter's
+                  "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    process = subprocess.Popen(["bash", str(SERVER_SCRIPT), "127.0.0.1"], env=server_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
@@ -109,6 +114,19 @@ def mlflow_server(backend_uri: str, artifacts: str, port: int,
         yield process
     finally:
         _stop_group(process, signal.SIGKILL)
+
+
+def group_processes(leader: int) -> list[int]:
+    """Pids of the processes in the process group that ``leader`` leads (Linux /proc)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[2]) == leader:  # state, ppid, pgrp
+            pids.append(int(stat.parent.name))
+    return pids
 
 
 def _stop_group(process: subprocess.Popen, first: int) -> None:
