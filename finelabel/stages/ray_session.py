@@ -114,8 +114,11 @@ LOCAL_SYSTEM_CONFIG = {"worker_niceness": 0}
 @contextmanager
 def local_ray(num_cpus: int | None = None) -> Iterator[None]:
     """A new local Ray instance that knows its own address (:func:`own_address`), shut down
-    at the end; the address stays set meanwhile, for this process's own state API calls."""
+    at the end with any worker that outlives it (:mod:`ray_leftovers`); the address stays set
+    meanwhile, for this process's own state API calls."""
     import ray
+
+    from finelabel.stages.ray_leftovers import stop_leftover_workers
 
     with own_address():
         ray.init(address="local", num_cpus=local_cpus(num_cpus), log_to_driver=True,
@@ -124,6 +127,7 @@ def local_ray(num_cpus: int | None = None) -> Iterator[None]:
             yield
         finally:
             ray.shutdown()
+            stop_leftover_workers(os.environ["RAY_ADDRESS"])
 
 
 @contextmanager
