@@ -90,10 +90,12 @@ def postgres_server() -> Iterator[str]:
 def mlflow_server(backend_uri: str, artifacts: str, port: int,
                   env: dict[str, str] | None = None,
                   workers: int = 1) -> Iterator[subprocess.Popen]:
-    """``cluster/mlflow-server.sh`` on 127.0.0.1:``port``: the script the cluster's users run. The backend URI (it may carry a password) reaches it through the environment,
-    not its command line."""
+    """``cluster/mlflow-server.sh`` on 127.0.0.1:``port``: the script the cluster's users run.
+    The backend URI (it may carry a password) reaches it through the environment, not its
+    command line."""
     server_env = {**os.environ, **(env or {}), "MLFLOW_DB_URI": backend_uri,
-                  "MLFLOW_ARTIFACTS": artifacts, "MLFLOW_PORT": str(port), "MLFLOW_WORKERS": str(workers),
+                  "MLFLOW_ARTIFACTS": artifacts, "MLFLOW_PORT": str(port),
+                  "MLFLOW_WORKERS": str(workers),
                   # the script runs `mlflow` from PATH: this interpreter's
                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     process = subprocess.Popen(["bash", str(SERVER_SCRIPT), "127.0.0.1"], env=server_env,
