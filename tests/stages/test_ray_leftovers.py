@@ -14,8 +14,6 @@ import pytest
 
 from tests.paths import REPO
 
-pytestmark = pytest.mark.slow  # a local Ray starts in ~10 s
-
 HANGING_WORKER = """
 import atexit, os, time
 import ray
@@ -46,6 +44,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow  # a local Ray starts in ~10 s
 def test_a_worker_stuck_in_its_exit_is_stopped_with_the_local_ray():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("RAY_ADDRESS", None)
@@ -61,3 +60,27 @@ def test_a_worker_stuck_in_its_exit_is_stopped_with_the_local_ray():
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_only_workers_of_the_given_address_are_found():
+    """Found by the address in their environment and a ``ray::`` title, never by name alone:
+    another Ray's worker on the machine is left alone."""
+    from finelabel.stages.ray_leftovers import leftover_workers
+
+    def fake_worker(address: str) -> subprocess.Popen:
+        env = {**os.environ, "RAY_ADDRESS": address}
+        return subprocess.Popen(["bash", "-c", 'exec -a "ray::Fake" sleep 60'], env=env)
+
+    ours, theirs = fake_worker("127.0.0.1:1"), fake_worker("127.0.0.1:2")
+    try:
+        deadline = time.monotonic() + 10
+        while not {ours.pid, theirs.pid} <= set(leftover_workers("127.0.0.1:1")
+                                                   + leftover_workers("127.0.0.1:2")):
+            assert time.monotonic() < deadline, "the fake workers did not start"
+            time.sleep(0.1)
+        assert leftover_workers("127.0.0.1:1") == [ours.pid]
+        assert leftover_workers("127.0.0.1:2") == [theirs.pid]
+    finally:
+        for process in (ours, theirs):
+            process.kill()
+            process.wait()
