@@ -36,6 +36,18 @@ def encode(fn: Callable[[Tensor], Tensor], fetch: Callable[[np.ndarray], Tensor]
     return torch.cat(chunks) if chunks else torch.empty(0)
 
 
+def weights_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def on_device(scorer: Callable[[Tensor], Callable[[Tensor], Tensor]], db: Tensor,
+              device: torch.device) -> Callable[[Tensor], Tensor]:
+    """``scorer(db)`` run where the model's weights are (a GPU-trained head scores there);
+    embeddings are kept on the CPU and score rows come back to it, where rankings are taken."""
+    score = scorer(db.to(device))
+    return lambda queries: score(queries.to(device)).cpu()
+
+
 @dataclass
 class Embedded:
     """Text and image embeddings (n, d) of a set of items, with their labels (n,)."""
@@ -58,7 +70,9 @@ def embed_items(model: DualPathModel, data: PreparedData, ids: np.ndarray,
 def protocol_scores(model: DualPathModel, queries: Embedded, db: Embedded) -> CrossModalScores:
     """Score rows for both directions: query images vs db texts, query texts vs db images
     (the database's side of the head computed once, not once per chunk of queries)."""
-    texts, images = model.scorer(db.text), model.scorer(db.image)
+    device = weights_device(model)
+    texts, images = on_device(model.scorer, db.text, device), on_device(model.scorer, db.image,
+                                                                        device)
 
     def i2t(rows: slice) -> Tensor:
         return texts(queries.image[rows])  # (rows, n_db)
@@ -87,10 +101,12 @@ def siamese_map(model: SiameseTextModel, data: PreparedData, split: str = "val",
     d = encode(model.embed, data.texts, db, device=device)
     model.train(was_training)
 
-    def rows(part: slice) -> Tensor:
-        return model.head.score_matrix(q[part], d)  # (rows, n_db)
-
     with torch.no_grad():
+        score = on_device(model.head.scorer, d, weights_device(model))
+
+        def rows(part: slice) -> Tensor:
+            return score(q[part])  # (rows, n_db)
+
         value = mean_average_precision_chunked(rows, len(queries), data.labels[queries],
                                                data.labels[db])
     return {"t2t": value}
