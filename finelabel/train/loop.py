@@ -231,6 +231,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                                 metrics=metrics, label_weight=loss.label_weight)
                 reporter.report(metrics, epoch + 1, tmp)
         if stop_early(job.train.patience, epoch + 1, best_epoch, world):
-            log.info("stopping after epoch %d: no better %s since epoch %d", epoch + 1,
-                     task.selection_metric, best_epoch)
+            if rank == 0:  # the others follow its word and do not know the best epoch
+                log.info("stopping after epoch %d: no better %s since epoch %d", epoch + 1,
+                         task.selection_metric, best_epoch)
             break
