@@ -37,6 +37,7 @@ from finelabel.data.text.word_vectors import make_word_vectors
 from finelabel.errors import DataError, ErrorPolicy
 from finelabel.run_folder import RunFolder, replacing
 from finelabel.stages.checks import check_dataset, dataset_root
+from finelabel.stages.item_assignment import ItemAssignment
 from finelabel.stages.prepare_batches import items_batch, tokenize_batch
 from finelabel.storage.datasets import write_parquet
 from finelabel.storage.mirror import SourceMirror
@@ -188,20 +189,21 @@ def apply_policy(status: pd.DataFrame, policy: ErrorPolicy) -> np.ndarray:
     return np.sort(np.asarray(keep, dtype=np.int64))
 
 
-def assign_items(status: pd.DataFrame, kept: np.ndarray, config: Config) -> dict[int, tuple]:
-    """``{rid: (item_id, split)}``: train items (minus a stratified validation share), then test."""
+def assign_items(status: pd.DataFrame, kept: np.ndarray, config: Config) -> ItemAssignment:
+    """Every kept record's item and split: train (minus a stratified validation share), test."""
     rows = status.set_index("rid").loc[kept]
     is_train = (rows["split"] == "train").to_numpy()
     val = carve_validation(rows["label"].to_numpy()[is_train], config.data.val_fraction,
                            config.data.seed)
     splits = np.where(is_train, "train", "test").astype(object)
     splits[np.flatnonzero(is_train)[val]] = "val"
-    return {int(rid): (i, str(split)) for i, (rid, split) in enumerate(zip(kept, splits))}
+    return ItemAssignment.from_splits(kept, splits)
 
 
-def build_vocabulary(ds, assignment: dict[int, tuple], config: Config) -> tuple[Vocabulary, list]:
+def build_vocabulary(ds, assignment: ItemAssignment,
+                     config: Config) -> tuple[Vocabulary, list]:
     """Vocabulary from the training items only (validation and test never leak into it)."""
-    train_set = {rid for rid, (_, split) in assignment.items() if split == "train"}
+    train_set = set(assignment.rids_of("train").tolist())
     # record order, whatever order the blocks came back in: word2vec reads the corpus in order
     frame = ds.select_columns(["rid", "tokens"]).to_pandas().sort_values("rid")
     corpus = [list(t) for rid, t in zip(frame["rid"], frame["tokens"]) if int(rid) in train_set]
@@ -214,7 +216,7 @@ def word_graph(vocab: Vocabulary, corpus: list, config: Config):
     return knn_graph(vectors, k=config.graph.k), missing
 
 
-def write_items(ds, assignment: dict, vocab: Vocabulary, folder: RunFolder) -> None:
+def write_items(ds, assignment: ItemAssignment, vocab: Vocabulary, folder: RunFolder) -> None:
     """Write the item shards; a failure leaves the old ones (if any) in place."""
     items = ds.map_batches(items_batch, batch_format="pandas",
                            fn_kwargs={"vocab_index": vocab.word_to_index,
@@ -277,7 +279,7 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
         "dataset": config.data.dataset,
         "lang": config.data.lang,
         "root": str(source.root.resolve()),
-        "counts": _split_counts(assignment),
+        "counts": assignment.counts(),
         "categories": source.categories,
         "vocab_size": len(vocab),
         "image_dim": int(features.shape[1]) if from_matrix else _fc7_dim(),
@@ -292,13 +294,6 @@ def prepare(config: Config, out_dir: str | Path, *, on_error: str = "fail") -> d
     manifest["seconds"] = round(time.perf_counter() - started, 2)  # hashing included
     write_manifest(folder.manifest, manifest)
     return manifest
-
-
-def _split_counts(assignment: dict[int, tuple]) -> dict[str, int]:
-    counts = {"train": 0, "val": 0, "test": 0}
-    for _, split in assignment.values():
-        counts[split] += 1
-    return counts
 
 
 def _fc7_dim() -> int:

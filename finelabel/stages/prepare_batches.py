@@ -18,6 +18,7 @@ from finelabel.data.layout.records import SKIP_HINT, PairRecord, listed_at
 from finelabel.data.layout.texts import read_text
 from finelabel.data.text.signals import count_vector
 from finelabel.errors import DataError
+from finelabel.stages.item_assignment import ItemAssignment
 from finelabel.storage.mirror import SourceMirror
 
 
@@ -59,19 +60,17 @@ def tokenize_batch(batch: pd.DataFrame, *, tokenizer, layout_dir: str,
 
 
 def items_batch(batch: pd.DataFrame, *, vocab_index: Mapping[str, int],
-                assignment: Mapping[int, tuple[int, str]]) -> pa.Table:
+                assignment: ItemAssignment) -> pa.Table:
     """Turn the kept records into item rows: ``item_id``, ``split`` and sparse word counts.
 
     Returns Arrow with explicit ``list<...>`` columns, so the Parquet schema is plain lists
     rather than Ray's tensor extension types.
     """
-    batch = batch[[int(rid) in assignment for rid in batch["rid"]]]  # drop skipped records
-    ids, splits, word_idx, word_count = [], [], [], []
-    for rid, tokens in zip(batch["rid"], batch["tokens"]):
-        item_id, split = assignment[int(rid)]
+    kept, ids, splits = assignment.lookup(batch["rid"].to_numpy())
+    batch = batch[kept]  # skipped records have no item
+    word_idx, word_count = [], []
+    for tokens in batch["tokens"]:
         indices, counts = count_vector(list(tokens), vocab_index)
-        ids.append(item_id)
-        splits.append(split)
         word_idx.append(np.asarray(indices, dtype=np.int32))
         word_count.append(np.asarray(counts, dtype=np.float32))
     features = [np.asarray(f, dtype=np.float32) for f in batch["image_feature"]]
@@ -80,7 +79,7 @@ def items_batch(batch: pd.DataFrame, *, vocab_index: Mapping[str, int],
         "text_id": pa.array(batch["text_id"].astype(str)),
         "image_id": pa.array(batch["image_id"].astype(str)),
         "label": pa.array(batch["label"].to_numpy(), pa.int32()),
-        "split": pa.array(splits),
+        "split": pa.array(splits, pa.string()),
         "word_idx": pa.array(word_idx, pa.list_(pa.int32())),
         "word_count": pa.array(word_count, pa.list_(pa.float32())),
         "image_feature": pa.array(features, pa.list_(pa.float32())),

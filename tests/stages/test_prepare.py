@@ -245,11 +245,12 @@ def test_small_blocks_prepare_the_same_data(ray_local, prepared_synthetic, tmp_p
 def test_the_corpus_is_read_in_record_order_whatever_the_block_order(ray_local):
     import ray.data
 
+    from finelabel.stages.item_assignment import ItemAssignment
     from finelabel.stages.prepare import build_vocabulary
 
     rows = [{"rid": rid, "tokens": [f"w{rid}", "common"]} for rid in range(6)]
     blocks = [pa.Table.from_pylist(rows[i:i + 2]) for i in (4, 2, 0)]  # last records first
-    assignment = {rid: (rid, "test" if rid == 3 else "train") for rid in range(6)}
+    assignment = ItemAssignment.from_splits(np.arange(6), ["train"] * 3 + ["test"] + ["train"] * 2)
     config = load_config(None, ["data.dataset=synthetic", "text.min_freq=0"])
     _, corpus = build_vocabulary(ray.data.from_arrow(blocks), assignment, config)
     assert corpus == [[f"w{rid}", "common"] for rid in (0, 1, 2, 4, 5)]
