@@ -119,15 +119,16 @@ def mlflow_server(backend_uri: str, artifacts: str, port: int,
 
 
 def group_processes(leader: int) -> list[int]:
-    """Pids of the processes in the process group that ``leader`` leads (Linux /proc)."""
+    """Pids of the processes in the process group that ``leader`` leads."""
+    import psutil
+
     pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for pid in psutil.pids():
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
-        except OSError:  # ended meanwhile
+            if os.getpgid(pid) == leader:
+                pids.append(pid)
+        except ProcessLookupError:  # ended meanwhile
             continue
-        if int(fields[2]) == leader:  # state, ppid, pgrp
-            pids.append(int(stat.parent.name))
     return pids
 
 

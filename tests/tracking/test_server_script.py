@@ -5,8 +5,8 @@ server within what the KubeRay Deployment grants it."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -30,19 +30,16 @@ def _memory_limit_mb(container: dict) -> float:
 
 def _command(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:  # ended meanwhile
         return ""
 
 
 def _rss_mb(pid: int) -> float:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        return psutil.Process(pid).memory_info().rss / 2**20
+    except psutil.Error:
+        return 0.0
 
 
 def test_the_server_runs_no_job_processes_and_fits_its_memory_limit(tmp_path):
