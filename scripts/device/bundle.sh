@@ -3,7 +3,7 @@
 # image has Python 3.12 and torch but no Ray, MLflow or gensim, and no network). It holds the
 # cp312 wheels of finelabel's stack that the image lacks, unpacked, trimmed (no Java, RLlib,
 # tests or C sources; binaries stripped) and xz-compressed under the 64 MiB a call may carry
-# (~36 MB), plus run.sh and bench_growth.py. Then, with the tool:
+# (~40 MB), plus run.sh and bench_growth.py. Then, with the tool:
 #   run(command="bash .devpkg/run.sh", carry=[".devpkg"], timeout_s=...)
 # Needs pip's access to the registries here; ~5 min, most of it xz.
 #   bash scripts/device/bundle.sh [DEVICE_PACKAGES_FILE]
