@@ -49,6 +49,9 @@ class TrainJob:
     #: but ``holdout_fold`` (-1: on all of them).
     holdout_fold: int = -1
     folds: int = 1
+    #: A checkpoint of this run on its storage that Ray may not have registered (a driver
+    #: killed meanwhile): resumed from when newer than Ray's own (:mod:`.persisted`).
+    resume_from: str | None = None
 
     def __post_init__(self) -> None:
         get_task(self.task)  # fails early, listing the tasks, on an unknown name

@@ -27,6 +27,7 @@ from finelabel.train.across_workers import gather_ids
 from finelabel.train.checkpoint import MODEL_FILE, load_state, load_weights, save_checkpoint, unwrap
 from finelabel.train.hardness import InBatchHardness
 from finelabel.train.job import TrainJob, history_location
+from finelabel.train.persisted import open_checkpoint
 from finelabel.train.shared_factors import broadcast_parameters, check_in_sync, share_factors
 from finelabel.train.steps import PairBatch, train_epoch
 from finelabel.train.tasks import Task
@@ -74,6 +75,8 @@ class EpochReporter:
         self.funnel.report(metrics, epoch)
         if self.rank == 0 and is_remote(self.job.model_dir):  # the driver may be elsewhere
             publish(self.job.history_path(), history_location(self.job.model_dir))
+        # After the funnel: a checkpoint on storage is then always of an epoch the history and
+        # MLflow hold, so resuming from one Ray had not registered leaves no gap in them.
         checkpoint = ray.train.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
         ray.train.report(metrics, checkpoint=checkpoint)
 
@@ -129,16 +132,25 @@ def keep_best(job: TrainJob, model: torch.nn.Module, data: PreparedData,
         publish(job.model_path(), job.model_dir)
 
 
-def _restore(model, optimizer, scheduler) -> tuple[int, float, int]:
-    """Load Ray's latest checkpoint, if any: (first epoch to run, best score, its epoch)."""
+def _restore(job: TrainJob, model, optimizer, scheduler) -> tuple[int, float, int]:
+    """Load the newer of Ray's latest checkpoint and ``job.resume_from``, if any: (first epoch
+    to run, best score, its epoch). Within a run Ray's is the newer (a restarted worker); on a
+    rerun after the driver was killed, the one Ray had not registered yet may be."""
     import ray.train
 
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is None:
+    state = None
+    registered = ray.train.get_checkpoint()
+    opened = [registered.as_directory()] if registered is not None else []
+    if job.resume_from:
+        opened.append(open_checkpoint(job.resume_from))
+    for checkpoint in opened:
+        with checkpoint as path:
+            candidate = load_state(path)
+            if state is None or candidate["epoch"] > state["epoch"]:
+                state = candidate
+                load_weights(model, Path(path) / MODEL_FILE)
+    if state is None:
         return 0, -np.inf, 0
-    with checkpoint.as_directory() as path:
-        state = load_state(path)
-        load_weights(model, Path(path) / MODEL_FILE)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     log.info("resuming after epoch %d", state["epoch"])
@@ -203,7 +215,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=job.train.lr,
                                  weight_decay=job.train.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=job.train.lr_decay)
-    start, best, best_epoch = _restore(model, optimizer, scheduler)
+    start, best, best_epoch = _restore(job, model, optimizer, scheduler)
     reporter = EpochReporter(job, rank)
     pairs = shard_arrays(ray.train.get_dataset_shard("train"))
     hardness = hardness_source(job, task)

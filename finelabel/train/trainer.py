@@ -6,6 +6,7 @@ same output folder resumes from the latest checkpoint instead of starting over.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from finelabel.storage import fetch, is_remote, ray_storage
 from finelabel.train.checkpoint import META_FILE, read_meta
 from finelabel.train.job import TrainJob, history_location
 from finelabel.train.loop import train_loop_per_worker
+from finelabel.train.persisted import latest_persisted
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def torch_config(job: TrainJob):
 
 
 def fit(job: TrainJob, pairs_path: str | Path, *, storage_path: str | Path, run_name: str,
-        callbacks: tuple = ()) -> FitOutcome:
+        callbacks: tuple = (), resume_unregistered: bool = True) -> FitOutcome:
     """Train (or resume); the best model by validation MAP is in ``job.model_dir``.
 
     ``pairs_path`` and ``storage_path`` are local paths or storage URIs; for a run folder on
@@ -94,12 +96,19 @@ def fit(job: TrainJob, pairs_path: str | Path, *, storage_path: str | Path, run_
     controller instead (a worker dying while the controller talks to it, under load) ends the
     run there; it is resumed here from the latest checkpoint, within the same budget. A worker
     group that cannot be placed fails with a line that says what was asked and what is free.
+
+    ``resume_unregistered``: also resume from a checkpoint Ray had not registered (a driver
+    killed meanwhile). Right where the workers record each epoch themselves before writing its
+    checkpoint; not where epochs are recorded downstream of Ray (Tune trials), which may lack
+    them.
     """
     from ray.train import ControllerError
 
     pairs = training_dataset(job, pairs_path)
     retries_left = job.train.max_failures
     while True:
+        if resume_unregistered:
+            job = with_persisted_checkpoint(job, storage_path, run_name)
         trainer = make_trainer(job, pairs, storage_path=storage_path, run_name=run_name,
                                callbacks=callbacks)
         try:
@@ -120,6 +129,17 @@ def fit(job: TrainJob, pairs_path: str | Path, *, storage_path: str | Path, run_
     if not (model_dir / META_FILE).is_file():
         raise FinelabelError(f"{model_dir}: training kept no model (no epoch was validated)")
     return FitOutcome(model_dir, read_meta(model_dir)["metrics"], dict(result.metrics or {}))
+
+
+def with_persisted_checkpoint(job: TrainJob, storage_path: str | Path,
+                              run_name: str) -> TrainJob:
+    """``job`` told of the newest checkpoint its run left on storage, which Ray may not know of
+    if the driver was killed before registering it (:mod:`finelabel.train.persisted`)."""
+    found = latest_persisted(storage_path, run_name)
+    if found is None:
+        return job
+    log.info("run %s: its newest checkpoint on storage is after epoch %d", run_name, found[1])
+    return dataclasses.replace(job, resume_from=found[0])
 
 
 def training_dataset(job: TrainJob, pairs_path: str | Path):

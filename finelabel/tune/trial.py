@@ -45,5 +45,7 @@ def run_trial(params: dict[str, Any], *, base: Config, prepared_dir: str, pairs:
     trial_id = ray.tune.get_context().get_trial_id()
     job = TrainJob("dual", prepared_dir, trial_model_dir(search_dir, trial_id), config.model,
                    config.loss, config.train)
+    # Its epochs reach MLflow through Ray and Tune: a checkpoint Ray never registered may be
+    # of epochs the search never recorded, so resume from Ray's own only.
     fit(job, pairs, storage_path=join(search_dir, "train_runs"), run_name=trial_id,
-        callbacks=(TuneReportCallback(),))
+        callbacks=(TuneReportCallback(),), resume_unregistered=False)

@@ -9,6 +9,7 @@ import pytest
 from finelabel.config import load_config
 from finelabel.errors import FinelabelError
 from finelabel.run_folder import RunFolder
+from finelabel.tracking.funnel import read_history
 from finelabel.train.job import TrainJob
 from finelabel.train.trainer import fit
 
@@ -54,7 +55,11 @@ def test_a_controller_failure_resumes_from_the_latest_checkpoint(paired, tmp_pat
                   callbacks=(_failing_once(tmp_path / "failed", 2),))
     assert (tmp_path / "failed").exists()
     assert outcome.last_metrics["epoch"] == 4
-    assert outcome.last_metrics["resumed_from"] == 2  # not 0: no epoch was redone
+    # not 0: no epoch was redone. 3 when the worker had written epoch 3's checkpoint before
+    # the controller failed: Ray never registered it, the rerun finds it on storage
+    assert outcome.last_metrics["resumed_from"] in (2, 3)
+    epochs = [row["epoch"] for row in read_history(job.history_path())]
+    assert sorted(set(epochs)) == [1, 2, 3, 4]  # every epoch recorded, none lost
 
 
 def test_controller_failures_beyond_the_budget_are_raised(paired, tmp_path):
@@ -65,3 +70,18 @@ def test_controller_failures_beyond_the_budget_are_raised(paired, tmp_path):
     with pytest.raises(ControllerError):
         fit(job, paired.pairs("train"), storage_path=tmp_path / "ray", run_name="no-budget",
             callbacks=(_failing_once(tmp_path / "failed", 1),))
+
+
+def test_a_checkpoint_ray_had_not_registered_when_the_driver_died_is_resumed_from(paired,
+                                                                                 tmp_path):
+    """The worker writes a checkpoint to storage, Ray's controller registers it later: a
+    driver killed in between left finished epochs, already in MLflow, to be trained again."""
+    storage = tmp_path / "ray"
+    first = _job(paired, tmp_path / "model", "train.num_workers=1", "train.epochs=2")
+    fit(first, paired.pairs("train"), storage_path=storage, run_name="killed")
+    snapshot = storage / "killed" / "checkpoint_manager_snapshot.json"
+    snapshot.unlink()  # what the controller had not written yet when the driver died
+    again = _job(paired, tmp_path / "model", "train.num_workers=1", "train.epochs=3")
+    outcome = fit(again, paired.pairs("train"), storage_path=storage, run_name="killed")
+    assert outcome.last_metrics["resumed_from"] == 2  # not 0: no finished epoch was redone
+    assert [row["epoch"] for row in read_history(again.history_path())] == [1, 2, 3]
