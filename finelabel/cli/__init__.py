@@ -2,7 +2,7 @@
 and run comparison.
 
 Errors a user can fix print as one line (exit status 2), however deep inside Ray they were
-raised; ``--debug`` shows the traceback instead.
+raised; ``--debug`` shows the traceback instead. Ctrl-C is one line too (exit status 130).
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+
+#: What a Ctrl-C leaves (a search prints its own line, with its --name).
+INTERRUPTED = ("finelabel: interrupted; finished work and checkpoints are kept, open MLflow runs "
+               "are recorded KILLED. The same command again resumes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,6 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     fail_fast_on_lost_servers()
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     except Exception as error:
         found = user_error(error)  # ours, however deep inside Ray's errors
         if found is None or args.debug:

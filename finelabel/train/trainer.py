@@ -18,6 +18,7 @@ from finelabel.errors import FinelabelError
 from finelabel.labels import shuffle_within_polarity
 from finelabel.storage import fetch, is_remote, ray_storage
 from finelabel.train.checkpoint import META_FILE, read_meta
+from finelabel.train.interrupts import interruptible, sigint_restored
 from finelabel.train.job import TrainJob, history_location
 from finelabel.train.loop import train_loop_per_worker
 from finelabel.train.persisted import latest_persisted
@@ -55,7 +56,7 @@ def make_trainer(job: TrainJob, pairs, *, storage_path: str | Path, run_name: st
     failures = FailureConfig(max_failures=job.train.max_failures,
                              controller_failure_limit=STARTUP_RETRIES)
     filesystem, storage = ray_storage(storage_path)
-    return TorchTrainer(
+    return interruptible(TorchTrainer)(
         train_loop_per_worker,
         train_loop_config=job.to_dict(),
         scaling_config=scaling_config(job),
@@ -96,6 +97,7 @@ def fit(job: TrainJob, pairs_path: str | Path, *, storage_path: str | Path, run_
     controller instead (a worker dying while the controller talks to it, under load) ends the
     run there; it is resumed here from the latest checkpoint, within the same budget. A worker
     group that cannot be placed fails with a line that says what was asked and what is free.
+    Ctrl-C aborts the run and raises ``KeyboardInterrupt``; the same call resumes it.
 
     ``resume_unregistered``: also resume from a checkpoint Ray had not registered (a driver
     killed meanwhile). Right where the workers record each epoch themselves before writing its
@@ -112,7 +114,8 @@ def fit(job: TrainJob, pairs_path: str | Path, *, storage_path: str | Path, run_
         trainer = make_trainer(job, pairs, storage_path=storage_path, run_name=run_name,
                                callbacks=callbacks)
         try:
-            result = trainer.fit()
+            with sigint_restored():
+                result = trainer.fit()
             break
         except ControllerError as error:
             if _startup_timed_out(error):

@@ -464,6 +464,55 @@ def test_ctrl_c_during_a_search_marks_it_killed_and_it_resumes_by_name(demo: dic
     assert all(t["status"] == "DONE" for t in summary["trials"])
 
 
+@pytest.mark.faults
+def test_ctrl_c_during_training_exits_130_in_one_line_and_the_same_command_resumes(
+        demo: dict, tmp_path: Path, capsys) -> None:
+    """Ray Train's SIGINT handler ended the command with SystemExit(0): a script's
+    ``finelabel pipeline ... && next`` went on as if training had finished."""
+    import os
+    import signal
+
+    from finelabel.cli import INTERRUPTED, main
+    from finelabel.train.job import history_path
+
+    out = tmp_path / "run"
+    shutil.copytree(demo["out"], out, ignore=shutil.ignore_patterns("dual", "ray_results"))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    flags = ["train", "--config", str(CONFIGS / "demo.yaml"), "--out", str(out),
+             "--tracking-uri", uri, "--set", "train.epochs=6", "--set", "train.num_workers=1"]
+    history = history_path(RunFolder.at(out).model("dual"))
+    finished = threading.Event()
+
+    def press_ctrl_c_after_an_epoch() -> None:
+        deadline = time.monotonic() + 600
+        while not finished.is_set() and time.monotonic() < deadline:
+            if history.is_file() and history.read_text().strip():
+                os.kill(os.getpid(), signal.SIGINT)  # the main thread is in training
+                return
+            time.sleep(0.2)
+
+    presser = threading.Thread(target=press_ctrl_c_after_an_epoch, daemon=True)
+    presser.start()
+    try:
+        code = main(flags)
+    finally:
+        finished.set()
+        presser.join()
+    err = capsys.readouterr().err
+    assert code == 130, err[-3000:]
+    assert INTERRUPTED in err and "Traceback" not in err
+    client = MlflowClient(uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (interrupted,) = client.search_runs(experiments)
+    assert interrupted.info.status == "KILLED"
+
+    assert main(flags) == 0
+    resumed = next(r for r in client.search_runs(experiments)
+                   if r.info.run_id != interrupted.info.run_id)
+    assert resumed.info.status == "FINISHED"
+    assert resumed.data.metrics["resumed_from"] >= 1  # the epochs before Ctrl-C were kept
+
+
 def _killed_when(command: list[str], ready: Callable[[], bool], timeout: float = 600):
     """Run ``command`` in a process group of its own; SIGKILL the whole group once
     ``ready()`` (a driver killed outright, its local Ray with it). Returns its exit code."""

@@ -85,3 +85,62 @@ def test_a_checkpoint_ray_had_not_registered_when_the_driver_died_is_resumed_fro
     outcome = fit(again, paired.pairs("train"), storage_path=storage, run_name="killed")
     assert outcome.last_metrics["resumed_from"] == 2  # not 0: no finished epoch was redone
     assert [row["epoch"] for row in read_history(again.history_path())] == [1, 2, 3]
+
+
+def _interrupting_driver(marker: Path, epoch: int):
+    """A Ray Train callback that presses Ctrl-C in this (the driver's) process once, after
+    ``epoch`` was reported: the user's interrupt, at a known point of training."""
+    import os
+    import signal
+
+    from ray.train import UserCallback
+
+    driver = os.getpid()
+
+    class CtrlC(UserCallback):
+        def after_report(self, run_context, metrics, checkpoint) -> None:
+            if metrics[0].get("epoch") == epoch and not marker.exists():
+                marker.touch()
+                os.kill(driver, signal.SIGINT)
+
+    return CtrlC()
+
+
+def test_ctrl_c_during_training_is_an_interrupt_and_the_same_fit_resumes(paired, tmp_path):
+    """Ray Train's own SIGINT handler ended the run with SystemExit(0), so Ctrl-C during
+    ``finelabel pipeline`` exited 0 as if training had finished, and the handler stayed
+    installed after ``fit``, keeping the finished run's controller alive."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    job = _job(paired, tmp_path / "model", "train.num_workers=1", "train.epochs=4")
+    with pytest.raises(KeyboardInterrupt):
+        fit(job, paired.pairs("train"), storage_path=tmp_path / "ray", run_name="ctrl-c",
+            callbacks=(_interrupting_driver(tmp_path / "pressed", 1),))
+    assert (tmp_path / "pressed").exists()
+    assert signal.getsignal(signal.SIGINT) is before  # Ray's handler is gone with its run
+    others = _train_controllers_alive()
+    outcome = fit(job, paired.pairs("train"), storage_path=tmp_path / "ray", run_name="ctrl-c")
+    assert signal.getsignal(signal.SIGINT) is before
+    _wait_for(lambda: _train_controllers_alive() <= others, "the run's controller to stop")
+    assert outcome.last_metrics["epoch"] == 4
+    assert outcome.last_metrics["resumed_from"] >= 1  # the epochs before Ctrl-C are kept
+    epochs = [row["epoch"] for row in read_history(job.history_path())]
+    assert sorted(set(epochs)) == [1, 2, 3, 4]
+
+
+def _train_controllers_alive() -> set[str]:
+    from ray.util.state import list_actors
+
+    return {actor.actor_id for actor in list_actors(
+        filters=[("class_name", "=", "TrainController"), ("state", "=", "ALIVE")])}
+
+
+def _wait_for(condition, what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` (an actor's end is asynchronous), at most ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}"
+        time.sleep(0.5)
