@@ -10,6 +10,18 @@ import pytest
 from finelabel.config import SyntheticConfig
 from finelabel.data.synthetic.dataset import write_synthetic_dataset
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the tests and the commands they start. A runner started in the background
+    without job control (``cmd &`` in a script, a common way to start scripts/loaded_runs.sh)
+    has SIGINT ignored, and its children inherit that: the Ctrl-C tests' commands then ignored
+    Ctrl-C. Ray Train's handler, left installed by any earlier fit, used to hide this."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 # --- datasets: English Wikipedia and the built-in synthetic one (layout, texts, features) ---
 
 #: A few pairs per category: small enough to write per test and damage freely.
