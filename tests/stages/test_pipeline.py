@@ -467,8 +467,8 @@ def test_ctrl_c_during_a_search_marks_it_killed_and_it_resumes_by_name(demo: dic
 @pytest.mark.faults
 def test_ctrl_c_during_training_exits_130_in_one_line_and_the_same_command_resumes(
         demo: dict, tmp_path: Path, capsys) -> None:
-    """Ray Train's SIGINT handler ended the command with SystemExit(0): a script's
-    ``finelabel pipeline ... && next`` went on as if training had finished."""
+    """Ray Train's SIGINT handler ended the command with SystemExit(1) and Ray's log line,
+    not our line saying how to resume."""
     import os
     import signal
 

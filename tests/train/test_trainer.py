@@ -107,9 +107,9 @@ def _interrupting_driver(marker: Path, epoch: int):
 
 
 def test_ctrl_c_during_training_is_an_interrupt_and_the_same_fit_resumes(paired, tmp_path):
-    """Ray Train's own SIGINT handler ended the run with SystemExit(0), so Ctrl-C during
-    ``finelabel pipeline`` exited 0 as if training had finished, and the handler stayed
-    installed after ``fit``, keeping the finished run's controller alive."""
+    """Ray Train's own SIGINT handler ended the run with SystemExit(1) (its sys.exit(0), as
+    Ray's get passes it on), and stayed installed after ``fit``, keeping the finished run's
+    controller alive."""
     import signal
 
     before = signal.getsignal(signal.SIGINT)
