@@ -54,14 +54,22 @@ def open_checkpoint(location: str):
 
 
 def _checkpoint_folders(storage_path: str | Path, run_name: str) -> list[str]:
-    """Locations of the run's checkpoint folders, newest name first."""
+    """Locations of the run's checkpoint folders, newest name first.
+
+    Found from a recursive listing of their files: on GCS, pyarrow's listing of one level
+    shows only folders that have marker objects (apache/arrow#35993), and objects uploaded
+    without pyarrow's ``create_dir`` (gsutil, a copied run folder) have none.
+    """
     import pyarrow.fs as pafs
 
     filesystem, root = ray_storage(storage_path)
     filesystem = filesystem or pafs.LocalFileSystem()
     run = f"{root.rstrip('/')}/{run_name}"
-    infos = filesystem.get_file_info(pafs.FileSelector(run, allow_not_found=True))
-    names = sorted((info.base_name for info in infos if info.type == pafs.FileType.Directory
-                    and info.base_name.startswith(CHECKPOINT_PREFIX)), reverse=True)
+    listed = filesystem.get_file_info(pafs.FileSelector(run, recursive=True,
+                                                        allow_not_found=True))
+    inside = [info.path[len(run) + 1:] for info in listed if info.type == pafs.FileType.File]
+    folders = {rel.split("/", 1)[0] for rel in inside if "/" in rel}
+    names = sorted((name for name in folders if name.startswith(CHECKPOINT_PREFIX)),
+                   reverse=True)
     base = str(storage_path) if is_remote(storage_path) else root
     return [join(base, run_name, name) for name in names]

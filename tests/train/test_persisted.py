@@ -59,3 +59,20 @@ def test_a_run_that_left_nothing_has_no_checkpoint(tmp_path):
     assert latest_persisted(tmp_path / "ray", "never-ran") is None
     (tmp_path / "ray" / "empty" / "checkpoint_x").mkdir(parents=True)
     assert latest_persisted(tmp_path / "ray", "empty") is None
+
+
+def test_on_object_storage_the_newest_whole_checkpoint_is_found(data, tmp_path, bucket):
+    """A run on S3 or GCS: the rerun lists and reads the bucket. On GCS, folders without
+    marker objects (these: uploaded by ``publish``) were not listed at all."""
+    from finelabel.storage import publish
+
+    local = tmp_path / "ray" / "run"
+    _save(local / "checkpoint_2026-12-04_10-00-01", data, 1)
+    _save(local / "checkpoint_2026-12-04_10-00-02", data, 2)
+    newest = _save(local / "checkpoint_2026-12-04_10-00-03", data, 3)
+    weights = newest / MODEL_FILE
+    weights.write_bytes(weights.read_bytes()[:100])  # the kill came mid-upload
+    publish(local, f"{bucket}/ray/run")
+    assert latest_persisted(f"{bucket}/ray", "run") == (
+        f"{bucket}/ray/run/checkpoint_2026-12-04_10-00-02", 2)
+    assert latest_persisted(f"{bucket}/ray", "never-ran") is None
