@@ -34,18 +34,27 @@ def test_a_worker_group_that_cannot_be_placed_fails_with_what_is_free(paired, tm
         fit(job, paired.pairs("train"), storage_path=tmp_path / "ray", run_name="too-big")
 
 
-def _failing_once(marker: Path, epoch: int):
-    """A Ray Train callback that raises on the controller once, after ``epoch`` was reported:
-    Ray charges that to its controller and, by itself, would not retry."""
+def _once_after(marker: Path, epoch: int, action):
+    """A Ray Train callback that calls ``action()`` on the controller once (``marker`` says
+    it did), after ``epoch`` was reported: a fault at a known point of training."""
     from ray.train import UserCallback
 
-    class FailOnce(UserCallback):
+    class Once(UserCallback):
         def after_report(self, run_context, metrics, checkpoint) -> None:
             if metrics[0].get("epoch") == epoch and not marker.exists():
                 marker.touch()
-                raise RuntimeError("the controller lost its worker mid-report")
+                action()
 
-    return FailOnce()
+    return Once()
+
+
+def _failing_once(marker: Path, epoch: int):
+    """Raise on the controller once: Ray charges that to its controller and, by itself,
+    would not retry."""
+    def fail():
+        raise RuntimeError("the controller lost its worker mid-report")
+
+    return _once_after(marker, epoch, fail)
 
 
 def test_a_controller_failure_resumes_from_the_latest_checkpoint(paired, tmp_path):
@@ -88,22 +97,12 @@ def test_a_checkpoint_ray_had_not_registered_when_the_driver_died_is_resumed_fro
 
 
 def _interrupting_driver(marker: Path, epoch: int):
-    """A Ray Train callback that presses Ctrl-C in this (the driver's) process once, after
-    ``epoch`` was reported: the user's interrupt, at a known point of training."""
+    """Press Ctrl-C in this (the driver's) process once: the user's interrupt."""
     import os
     import signal
 
-    from ray.train import UserCallback
-
     driver = os.getpid()
-
-    class CtrlC(UserCallback):
-        def after_report(self, run_context, metrics, checkpoint) -> None:
-            if metrics[0].get("epoch") == epoch and not marker.exists():
-                marker.touch()
-                os.kill(driver, signal.SIGINT)
-
-    return CtrlC()
+    return _once_after(marker, epoch, lambda: os.kill(driver, signal.SIGINT))
 
 
 def test_ctrl_c_during_training_is_an_interrupt_and_the_same_fit_resumes(paired, tmp_path):
